@@ -1,0 +1,272 @@
+"""How to write a specc backend.
+
+A backend turns one model of a validated spec into Kubernetes objects. It is a plugin: a Python
+package that exposes an instance of a `Backend` subclass and registers it under the entry-point group
+`specc.backends`, exactly like the four built-in backends do in specc's own `pyproject.toml`::
+
+    [project.entry-points."specc.backends"]
+    mybackend = "specc_mybackend:backend"
+
+A backend imports nothing from specc except this package (`specc.backend_api` and its `workload`
+helpers). It receives a `ModelIR` (every default merged, the backend already chosen) and a `Target`
+(the Kubernetes version it compiles for), and returns plain dicts, one per Kubernetes object. It does
+not set namespaces, ownership labels, provenance annotations or pod security defaults, and does not
+sort: specc's finishing pass does that once for every backend, using the `pod_sites` hook to find
+the pods inside custom resources. It must be pure: no I/O, no clock, no randomness.
+
+Override the small hooks you need (the spirit of sqlglot's dialects)::
+
+    class MyBackend(Backend):
+        name = "mybackend"
+        summary = "My serving platform (example.com/v1 Predictor)"
+        formats = frozenset({"sklearn", "onnx"})
+        kinds = (CustomKind("example.com", "v1", "Predictor", "predictors"),)
+
+        class Options(BackendOptions):        # validates `options.mybackend` of a model
+            tier: Literal["gold", "silver"] = "silver"
+
+        def check(self, model, target):      # what this backend cannot express
+            if model.canary:
+                yield Problem(("canary",), "mybackend cannot split traffic")
+
+        def compile(self, model, target):    # the objects
+            return [{"apiVersion": "example.com/v1", "kind": "Predictor",
+                     "metadata": {"name": model.name}, "spec": {...}}]
+
+    backend = MyBackend()
+
+Hooks and what they are for:
+
+- `check(model, target)`: yield `Problem`s for combinations the backend cannot serve (a format it
+  does not know, a canary it cannot express, a name too long for the names it derives). Paths are
+  relative to the model's entry in the spec, so specc reports `FILE:LINE:COL` for them.
+- `compile(model, target)`: return the objects (dicts). Called only when `check` found no errors.
+- `pod_sites(obj)`: where the pods of an object are described (labels, annotations, pod spec,
+  containers), so the finishing pass can add ownership labels and the "restricted" pod security
+  settings. The default knows core workloads (`spec.template`).
+- `readiness(obj)`: is a live object of this backend's custom kinds ready? The default reads the
+  `Ready` condition.
+- `replace_paths(obj)`: fields the server or controller will not change in place; a change there is
+  planned as replace (`-/+`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from specc.diagnostics import Path, Severity
+from specc.ir import (
+    AutoscalingIR,
+    CanaryIR,
+    IngressIR,
+    ModelIR,
+    ProvenanceIR,
+    ResourcesIR,
+    SecretEnvIR,
+    StorageRef,
+)
+
+__all__ = [
+    "AutoscalingIR",
+    "Backend",
+    "BackendOptions",
+    "CanaryIR",
+    "CustomKind",
+    "IngressIR",
+    "Manifest",
+    "ModelIR",
+    "PodSite",
+    "Problem",
+    "ProvenanceIR",
+    "Readiness",
+    "ResourcesIR",
+    "SecretEnvIR",
+    "Severity",
+    "StorageRef",
+    "Target",
+    "condition",
+    "container_env",
+    "container_resources",
+    "object_name",
+    "selector_labels",
+]
+
+Manifest = dict[str, Any]
+
+# Label keys that specc owns. Backends use `selector_labels` for selectors; the finishing pass adds
+# the rest, so a backend never spells them.
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+TRACK_LABEL = "specc.dev/track"
+
+
+@dataclass(frozen=True, order=True)
+class Target:
+    """What the objects are compiled for. `kube_version` is (major, minor) of the API server."""
+
+    kube_version: tuple[int, int] = (1, 30)
+
+    def at_least(self, major: int, minor: int) -> bool:
+        return self.kube_version >= (major, minor)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something a backend cannot do with a model. `path` is relative to the model's entry."""
+
+    path: Path
+    message: str
+    hint: str | None = None
+    severity: Severity = Severity.ERROR
+
+
+@dataclass(frozen=True)
+class CustomKind:
+    """A custom resource kind a backend emits: the CRD that must be served before applying it."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}"
+
+
+@dataclass
+class PodSite:
+    """References (not copies) into an object, where the finishing pass may write pod settings.
+
+    `labels`/`annotations` are the pod's metadata maps (None when the kind has no such field);
+    `pod_spec` is where the pod-level `securityContext` goes (None when the kind has none);
+    `containers` are the container dicts (init containers included) that get a `securityContext`.
+    """
+
+    labels: dict[str, Any] | None
+    annotations: dict[str, Any] | None
+    pod_spec: dict[str, Any] | None
+    containers: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """The readiness of one live object: `ready`, or a `failed` verdict, with the reason."""
+
+    ready: bool
+    message: str = ""
+    failed: bool = False
+
+
+class BackendOptions(BaseModel):
+    """Base for a backend's `Options` model: strict, unknown keys forbidden, immutable."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=False)
+
+
+class Backend:
+    """Base class of every backend. Subclasses set the class attributes and override hooks."""
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    formats: ClassVar[frozenset[str]] = frozenset()
+    kinds: ClassVar[tuple[CustomKind, ...]] = ()
+    Options: ClassVar[type[BackendOptions]] = BackendOptions
+
+    def check(self, model: ModelIR, target: Target) -> Iterable[Problem]:
+        """Problems with serving `model` on this backend; none by default beyond the format."""
+        return ()
+
+    def compile(self, model: ModelIR, target: Target) -> Sequence[Manifest]:
+        raise NotImplementedError(f"backend {self.name!r} does not implement compile()")
+
+    def pod_sites(self, obj: Manifest) -> list[PodSite]:
+        """Core workloads: the pod template of Deployment, StatefulSet, DaemonSet, Job."""
+        if obj.get("kind") in {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}:
+            template = obj.setdefault("spec", {}).setdefault("template", {})
+            meta = template.setdefault("metadata", {})
+            spec = template.setdefault("spec", {})
+            containers = [*spec.get("initContainers", []), *spec.get("containers", [])]
+            return [PodSite(meta.setdefault("labels", {}), meta.setdefault("annotations", {}), spec,
+                            containers)]
+        return []
+
+    def readiness(self, obj: Manifest) -> Readiness:
+        """Custom kinds: ready when the `Ready` condition is True for the current generation."""
+        return condition(obj, "Ready")
+
+    def replace_paths(self, obj: Manifest) -> Sequence[Path]:
+        """Fields whose change the server refuses in place; none by default."""
+        return ()
+
+
+def object_name(model: ModelIR, *suffix: str) -> str:
+    """The name of an object of `model`: the model name, with suffixes joined by '-'."""
+    return "-".join((model.name, *suffix))
+
+
+def selector_labels(model: ModelIR, track: str | None = None) -> dict[str, str]:
+    """Labels that select the pods of `model` (of one track, stable or canary, when given)."""
+    labels = {INSTANCE_LABEL: f"{model.spec_name}-{model.name}"}
+    if track:
+        labels[TRACK_LABEL] = track
+    return labels
+
+
+def container_resources(resources: ResourcesIR) -> dict[str, dict[str, Any]]:
+    """core/v1 ResourceRequirements. CPU is requested, not limited (CPU limits throttle and hurt
+    tail latency); memory is requested and limited at the same value; GPUs are limits."""
+    requests: dict[str, Any] = {}
+    limits: dict[str, Any] = {}
+    if resources.cpu:
+        requests["cpu"] = resources.cpu
+    if resources.memory:
+        requests["memory"] = resources.memory
+        limits["memory"] = resources.memory
+    if resources.gpu:
+        limits["nvidia.com/gpu"] = resources.gpu
+    out: dict[str, dict[str, Any]] = {}
+    if requests:
+        out["requests"] = requests
+    if limits:
+        out["limits"] = limits
+    return out
+
+
+def container_env(model: ModelIR, extra: Iterable[tuple[str, str]] = ()) -> list[dict[str, Any]]:
+    """core/v1 EnvVar list: engine settings first, then the model's env and secretEnv, sorted by
+    name within each group; a model's own value wins over an engine default of the same name."""
+    own = dict(model.env)
+    secret_names = {s.name for s in model.secret_env}
+    env = [{"name": k, "value": v} for k, v in sorted(extra) if k not in own and k not in secret_names]
+    env += [{"name": k, "value": v} for k, v in sorted(own.items()) if k not in secret_names]
+    env += [
+        {"name": s.name, "valueFrom": {"secretKeyRef": {"name": s.secret, "key": s.key}}}
+        for s in sorted(model.secret_env, key=lambda s: s.name)
+    ]
+    return env
+
+
+def condition(obj: Manifest, type_: str) -> Readiness:
+    """Readiness from a status condition of `type_`, checked against `observedGeneration`."""
+    status = obj.get("status") or {}
+    generation = (obj.get("metadata") or {}).get("generation")
+    observed = status.get("observedGeneration")
+    if generation is not None and observed is not None and observed < generation:
+        return Readiness(False, f"waiting for the controller to observe generation {generation}")
+    for cond in _conditions(status):
+        if cond.get("type") == type_:
+            message = cond.get("message") or cond.get("reason") or ""
+            if cond.get("status") == "True":
+                return Readiness(True, message)
+            return Readiness(False, f"{type_}={cond.get('status')}" + (f": {message}" if message else ""))
+    return Readiness(False, f"no {type_} condition yet")
+
+
+def _conditions(status: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for cond in status.get("conditions") or []:
+        if isinstance(cond, dict):
+            yield cond

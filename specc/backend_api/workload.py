@@ -1,0 +1,341 @@
+"""Core Kubernetes workload objects for a serving container: part of the backend API.
+
+Takes a `ModelIR` and an `EngineContainer` factory (what runs in the pod, for the stable and the
+canary track); returns the Deployments, Services, HorizontalPodAutoscalers, PodDisruptionBudgets and
+Ingresses that serve it, plus whatever the engine needs besides (a ConfigMap, say). Backends that
+run pods themselves (the raw `kubernetes` backend, BentoML's image mode) call `serve`; backends that
+emit custom resources do not need this module. Pure.
+
+Layout of one model `m` (track = stable | canary):
+- Deployment `m` (and `m-canary`), selector {instance, track}; rolling updates never drop below
+  the desired count (maxUnavailable 0) because a model server that is loading serves nothing;
+- Service `m` on the engine's named ports;
+- HorizontalPodAutoscaler per Deployment when max > min; otherwise a fixed replica count;
+- PodDisruptionBudget (maxUnavailable 1) for the stable track when min >= 2;
+- Ingress `m` (networking.k8s.io/v1) when the model declares one.
+
+Canary: with an ingress (strategy `ingress`), the canary gets its own Service and a second Ingress
+with ingress-nginx's canary annotations, so the weight is exact. Otherwise (strategy `replicas`) both
+tracks sit behind the one Service and the traffic share is the share of pods, rounded to whole pods;
+the requested and the effective percentages are recorded on the canary Deployment as annotations
+`specc.dev/canary-traffic` and `specc.dev/canary-effective-traffic` so a plan can show the rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from specc.backend_api import (
+    Manifest,
+    ModelIR,
+    StorageRef,
+    container_env,
+    container_resources,
+    object_name,
+    selector_labels,
+)
+
+MODEL_DIR = "/mnt/models"
+STORAGE_INITIALIZER_IMAGE = "kserve/storage-initializer:v0.15.0"
+CANARY_TRAFFIC_ANNOTATION = "specc.dev/canary-traffic"
+CANARY_EFFECTIVE_ANNOTATION = "specc.dev/canary-effective-traffic"
+NGINX_CANARY = "nginx.ingress.kubernetes.io/canary"
+NGINX_CANARY_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
+STABLE, CANARY = "stable", "canary"
+
+
+@dataclass(frozen=True)
+class ContainerPort:
+    name: str
+    port: int
+
+
+@dataclass(frozen=True)
+class EngineContainer:
+    """What runs in a model's pods: the serving container and what it needs around it.
+
+    `container` is a core/v1 Container without `resources`, `env` from the spec, or volume mounts
+    for the model (those are added here). `ports` are exposed by the Service in this order;
+    `http_port` is the name of the one an Ingress routes to; `metrics` names the Prometheus port and
+    path, if the engine has one and monitoring is on. `model_dir` is where the engine reads the
+    artifacts (None for image models). `run_as_user` pins a non-root user for engine images that
+    would otherwise run as root. `objects` are extra objects the pods need (e.g. a ConfigMap) and
+    `volumes`/`mounts` mount them.
+    """
+
+    container: Manifest
+    ports: tuple[ContainerPort, ...]
+    http_port: str = "http"
+    metrics: tuple[str, str] | None = None  # (port name, path)
+    model_dir: str | None = MODEL_DIR
+    run_as_user: int | None = None
+    env: tuple[tuple[str, str], ...] = ()
+    objects: tuple[Manifest, ...] = ()
+    volumes: tuple[Manifest, ...] = ()
+    mounts: tuple[Manifest, ...] = ()
+    scratch: tuple[str, ...] = ("/tmp",)
+
+
+@dataclass(frozen=True)
+class WorkloadOptions:
+    ingress_class: str | None = None
+    storage_initializer_image: str = STORAGE_INITIALIZER_IMAGE
+    canary_strategy: str = "auto"  # auto | replicas | ingress
+    service_type: str = "ClusterIP"
+    extra_pod_annotations: tuple[tuple[str, str], ...] = field(default=())
+
+
+EngineFactory = Callable[[str, StorageRef | None, str | None], EngineContainer]
+
+
+def split_replicas(total: int, traffic: int) -> tuple[int, int]:
+    """(stable, canary) pod counts for `traffic` percent to the canary, as close as whole pods allow;
+    a canary with some traffic gets at least one pod and the stable track keeps at least one."""
+    if traffic <= 0:
+        return total, 0
+    if traffic >= 100:
+        return 0, total
+    canary = max(1, round(total * traffic / 100))
+    stable = max(1, total - canary)
+    return stable, canary
+
+
+def effective_traffic(stable: int, canary: int) -> int:
+    pods = stable + canary
+    return round(100 * canary / pods) if pods else 0
+
+
+def canary_strategy(model: ModelIR, options: WorkloadOptions) -> str:
+    if options.canary_strategy == "auto":
+        return "ingress" if model.ingress is not None else "replicas"
+    return options.canary_strategy
+
+
+def serve(model: ModelIR, engine_for: EngineFactory, options: WorkloadOptions) -> list[Manifest]:
+    """Every object that serves `model` with the containers `engine_for(track, storage, image)` makes."""
+    objects: list[Manifest] = []
+    stable_engine = engine_for(STABLE, model.storage, model.image)
+    strategy = canary_strategy(model, options)
+    tracks: list[tuple[str, EngineContainer, int, int]] = []
+    if model.canary is None:
+        tracks.append((STABLE, stable_engine, model.min_replicas, model.max_replicas))
+    else:
+        canary_engine = engine_for(CANARY, model.canary.storage, model.canary.image)
+        min_s, min_c = split_replicas(model.min_replicas, model.canary.traffic)
+        max_s, max_c = split_replicas(model.max_replicas, model.canary.traffic)
+        tracks.append((STABLE, stable_engine, min_s, max(min_s, max_s)))
+        tracks.append((CANARY, canary_engine, min_c, max(min_c, max_c)))
+
+    seen_objects: set[tuple[str, str]] = set()
+    for track, engine, low, high in tracks:
+        name = object_name(model) if track == STABLE else object_name(model, CANARY)
+        for extra in engine.objects:
+            key = (extra["kind"], extra["metadata"]["name"])
+            if key not in seen_objects:
+                seen_objects.add(key)
+                objects.append(extra)
+        deployment = _deployment(model, name, track, engine, low, high, options)
+        if track == CANARY and model.canary is not None:
+            requested = model.canary.traffic
+            if strategy == "replicas":
+                effective = effective_traffic(tracks[0][2], low)
+            else:
+                effective = requested
+            deployment["metadata"]["annotations"] = {
+                CANARY_TRAFFIC_ANNOTATION: str(requested),
+                CANARY_EFFECTIVE_ANNOTATION: str(effective),
+            }
+        objects.append(deployment)
+        if high > low:
+            objects.append(_autoscaler(model, name, low, high))
+        if track == STABLE and low >= 2:
+            objects.append(_disruption_budget(model, name, selector_labels(model, STABLE)))
+
+    per_track_services = model.canary is not None and strategy == "ingress"
+    objects.append(_service(model, object_name(model), stable_engine,
+                            selector_labels(model, STABLE if per_track_services else None), options))
+    if per_track_services:
+        canary_engine = tracks[1][1]
+        objects.append(_service(model, object_name(model, CANARY), canary_engine,
+                                selector_labels(model, CANARY), options))
+    if model.ingress is not None:
+        objects.append(_ingress(model, object_name(model), object_name(model), stable_engine.http_port,
+                                options, {}))
+        if per_track_services and model.canary is not None:
+            objects.append(_ingress(
+                model, object_name(model, CANARY), object_name(model, CANARY), stable_engine.http_port,
+                options, {NGINX_CANARY: "true", NGINX_CANARY_WEIGHT: str(model.canary.traffic)}))
+    return objects
+
+
+def model_volume(storage: StorageRef | None, model_dir: str | None, init_image: str,
+                 model: ModelIR) -> tuple[list[Manifest], list[Manifest], list[Manifest]]:
+    """(volumes, init containers, engine mounts) that put the artifacts at `model_dir`.
+
+    `pvc://claim/path` is mounted read-only, nothing copied. Other schemes are downloaded by KServe's
+    storage-initializer (s3, gs, azure, https, hf) into an emptyDir before the engine starts; the
+    model's secretEnv reaches it, so bucket or Hugging Face credentials work for the download.
+    """
+    if storage is None or model_dir is None:
+        return [], [], []
+    if storage.scheme == "pvc":
+        mount: Manifest = {"name": "model", "mountPath": model_dir, "readOnly": True}
+        if storage.pvc_subpath:
+            mount["subPath"] = storage.pvc_subpath
+        volume = {"name": "model", "persistentVolumeClaim": {"claimName": storage.pvc_claim, "readOnly": True}}
+        return [volume], [], [mount]
+    init = {
+        "name": "storage-initializer",
+        "image": init_image,
+        "args": [storage.uri, model_dir],
+        "resources": {"requests": {"cpu": "100m", "memory": "100Mi"}, "limits": {"memory": "1Gi"}},
+        "volumeMounts": [{"name": "model", "mountPath": model_dir}],
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
+    env = [e for e in container_env(model) if "valueFrom" in e]
+    if env:
+        init["env"] = env
+    return ([{"name": "model", "emptyDir": {}}], [init],
+            [{"name": "model", "mountPath": model_dir, "readOnly": True}])
+
+
+def _deployment(model: ModelIR, name: str, track: str, engine: EngineContainer, low: int, high: int,
+                options: WorkloadOptions) -> Manifest:
+    container = dict(engine.container)
+    container["ports"] = [{"name": p.name, "containerPort": p.port, "protocol": "TCP"} for p in engine.ports]
+    env = container_env(model, engine.env)
+    if env:
+        container["env"] = env
+    resources = container_resources(model.resources)
+    if resources:
+        container["resources"] = resources
+    volumes, init_containers, mounts = model_volume(
+        model.storage if track == STABLE else (model.canary.storage if model.canary else None),
+        engine.model_dir, options.storage_initializer_image, model)
+    scratch = [{"name": f"scratch-{i}", "mountPath": path} for i, path in enumerate(engine.scratch)]
+    container["volumeMounts"] = [*mounts, *scratch, *engine.mounts]
+    if not container["volumeMounts"]:
+        del container["volumeMounts"]
+    container.setdefault("terminationMessagePolicy", "FallbackToLogsOnError")
+    all_volumes = [*volumes, *({"name": s["name"], "emptyDir": {}} for s in scratch), *engine.volumes]
+    pod: Manifest = {"containers": [container], "enableServiceLinks": False}
+    if init_containers:
+        pod["initContainers"] = init_containers
+    if all_volumes:
+        pod["volumes"] = all_volumes
+    if model.service_account:
+        pod["serviceAccountName"] = model.service_account
+    # Model servers never call the Kubernetes API; cloud identity (IRSA, workload identity) does not
+    # depend on this token.
+    pod["automountServiceAccountToken"] = False
+    if engine.run_as_user is not None:
+        pod["securityContext"] = {"runAsUser": engine.run_as_user, "runAsGroup": engine.run_as_user,
+                                  "fsGroup": engine.run_as_user}
+    if model.resources.gpu:
+        pod["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    annotations = dict(options.extra_pod_annotations)
+    if engine.metrics is not None:
+        port_name, path = engine.metrics
+        port = next(p.port for p in engine.ports if p.name == port_name)
+        annotations.update({"prometheus.io/scrape": "true", "prometheus.io/port": str(port),
+                            "prometheus.io/path": path})
+    labels = selector_labels(model, track)
+    spec: Manifest = {
+        "selector": {"matchLabels": labels},
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
+        "template": {"metadata": {"labels": dict(labels), **({"annotations": annotations} if annotations else {})},
+                     "spec": pod},
+    }
+    if high <= low:
+        spec["replicas"] = low  # fixed size; with an autoscaler the HPA owns the count
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name}, "spec": spec}
+
+
+def _autoscaler(model: ModelIR, name: str, low: int, high: int) -> Manifest:
+    metric = model.autoscaling.metric if model.autoscaling else "cpu"
+    target = model.autoscaling.target if model.autoscaling else 80
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": name},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": max(low, 1),
+            "maxReplicas": high,
+            "metrics": [{"type": "Resource", "resource": {
+                "name": metric, "target": {"type": "Utilization", "averageUtilization": target}}}],
+        },
+    }
+
+
+def _disruption_budget(model: ModelIR, name: str, selector: dict[str, str]) -> Manifest:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": name},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector}},
+    }
+
+
+def _service(model: ModelIR, name: str, engine: EngineContainer, selector: dict[str, str],
+             options: WorkloadOptions) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {
+            "type": options.service_type,
+            "selector": selector,
+            "ports": [{"name": p.name, "port": p.port, "targetPort": p.name, "protocol": "TCP"}
+                      for p in engine.ports],
+        },
+    }
+
+
+def _ingress(model: ModelIR, name: str, service: str, port_name: str, options: WorkloadOptions,
+             annotations: dict[str, str]) -> Manifest:
+    assert model.ingress is not None
+    spec: Manifest = {
+        "rules": [{
+            "host": model.ingress.host,
+            "http": {"paths": [{
+                "path": model.ingress.path,
+                "pathType": "Prefix",
+                "backend": {"service": {"name": service, "port": {"name": port_name}}},
+            }]},
+        }],
+    }
+    if options.ingress_class:
+        spec["ingressClassName"] = options.ingress_class
+    metadata: Manifest = {"name": name}
+    if annotations:
+        metadata["annotations"] = annotations
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": metadata, "spec": spec}
+
+
+def tcp_probes(port: str, *, startup_seconds: int = 600) -> dict[str, Any]:
+    """Probes for a server whose HTTP routes are unknown (custom images): TCP on its port."""
+    return {
+        "readinessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 10, "failureThreshold": 3},
+        "livenessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 10, "failureThreshold": 6},
+        "startupProbe": {"tcpSocket": {"port": port}, "periodSeconds": 10,
+                         "failureThreshold": max(1, startup_seconds // 10)},
+    }
+
+
+def http_probes(port: str, *, live: str, ready: str, startup: str | None = None,
+                startup_seconds: int = 600) -> dict[str, Any]:
+    """Liveness, readiness and startup probes on an engine's HTTP health routes. The startup probe
+    gives a large model `startup_seconds` to load before liveness may restart it."""
+    def get(path: str) -> dict[str, Any]:
+        return {"httpGet": {"path": path, "port": port}}
+
+    return {
+        "readinessProbe": {**get(ready), "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3},
+        "livenessProbe": {**get(live), "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 6},
+        "startupProbe": {**get(startup or live), "periodSeconds": 10, "timeoutSeconds": 5,
+                         "failureThreshold": max(1, startup_seconds // 10)},
+    }
+

@@ -1,0 +1,109 @@
+"""The serving IR: what `lower` makes of a validated spec, and what backends compile.
+
+Takes nothing; defines immutable types. Every default is already merged and every backend already
+chosen, so a backend never looks at `defaults` or at another model. Each model remembers the path of
+its entry in the spec (`path`) so that a backend's complaint can point at the right line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from specc.diagnostics import Path
+
+
+@dataclass(frozen=True)
+class StorageRef:
+    """A model artifact location. `scheme` is the URI scheme, or `azure` for Azure Blob URLs."""
+
+    uri: str
+    scheme: str
+
+    @property
+    def pvc_claim(self) -> str:
+        """For `pvc://claim/sub/path`: the claim name."""
+        return self.uri.removeprefix("pvc://").split("/", 1)[0]
+
+    @property
+    def pvc_subpath(self) -> str:
+        """For `pvc://claim/sub/path`: `sub/path` ("" for the claim's root)."""
+        rest = self.uri.removeprefix("pvc://").split("/", 1)
+        return rest[1].strip("/") if len(rest) > 1 else ""
+
+
+@dataclass(frozen=True)
+class ResourcesIR:
+    cpu: str | None = None
+    memory: str | None = None
+    gpu: int = 0
+
+
+@dataclass(frozen=True)
+class AutoscalingIR:
+    metric: str
+    target: int
+
+
+@dataclass(frozen=True)
+class SecretEnvIR:
+    name: str
+    secret: str
+    key: str
+
+
+@dataclass(frozen=True)
+class CanaryIR:
+    traffic: int
+    storage: StorageRef | None = None
+    image: str | None = None
+
+
+@dataclass(frozen=True)
+class IngressIR:
+    host: str
+    path: str
+
+
+@dataclass(frozen=True)
+class ProvenanceIR:
+    registry: str
+    uri: str
+    version: str | None = None
+    run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelIR:
+    """One model, ready for its backend."""
+
+    name: str
+    spec_name: str
+    namespace: str
+    backend: str
+    format: str
+    storage: StorageRef | None
+    image: str | None
+    port: int | None
+    engine: str | None
+    protocol: str | None
+    min_replicas: int
+    max_replicas: int
+    autoscaling: AutoscalingIR | None
+    resources: ResourcesIR
+    env: tuple[tuple[str, str], ...]
+    secret_env: tuple[SecretEnvIR, ...]
+    service_account: str | None
+    canary: CanaryIR | None
+    ingress: IngressIR | None
+    metrics: bool
+    provenance: ProvenanceIR | None
+    options: Any = field(compare=True)  # the backend's validated options (its `Options` model)
+    path: Path = ()  # where the model is in the spec, e.g. ("models", 2)
+
+
+@dataclass(frozen=True)
+class ServingIR:
+    name: str
+    namespace: str
+    models: tuple[ModelIR, ...]

@@ -1,0 +1,150 @@
+"""Lowering: a validated `ServingSpec` becomes the `ServingIR` that backends compile.
+
+Takes the spec and each model's already-validated backend options; returns immutable `ModelIR`s with
+`defaults` merged, the backend chosen, and for each field the spec path it came from (so a complaint
+about a value inherited from `defaults` points at `defaults`). Pure; must not validate meaning
+(that is `rules`) or know any backend's objects.
+
+Merge rules: a model's scalar fields replace the defaults; `replicas` and `resources` merge key by key;
+`env` merges by variable name; `secretEnv` merges by variable name (the model's entry wins); `options`
+merges per backend, key by key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from specc.diagnostics import Path
+from specc.ir import (
+    AutoscalingIR,
+    CanaryIR,
+    IngressIR,
+    ModelIR,
+    ProvenanceIR,
+    ResourcesIR,
+    SecretEnvIR,
+    ServingIR,
+    StorageRef,
+)
+from specc.spec import DEFAULT_BACKEND, Defaults, Model, ServingSpec
+
+AZURE_BLOB_SUFFIX = ".blob.core.windows.net"
+
+
+def storage_ref(uri: str) -> StorageRef:
+    """Classify a storage URI by scheme; Azure Blob `https://<account>.blob.core.windows.net/...` is
+    its own scheme, `azure`, because the engines fetch it differently from plain HTTPS."""
+    parts = urlsplit(uri)
+    scheme = parts.scheme
+    if scheme == "https" and (parts.hostname or "").endswith(AZURE_BLOB_SUFFIX):
+        scheme = "azure"
+    return StorageRef(uri=uri, scheme=scheme)
+
+
+def model_backend(spec: ServingSpec, model: Model) -> str:
+    return model.backend or spec.backend or DEFAULT_BACKEND
+
+
+def merged_options(spec: ServingSpec, model: Model, backend: str) -> dict[str, Any]:
+    """The raw `options.<backend>` of a model, merged over the defaults' (model keys win)."""
+    base = dict(((spec.defaults.options if spec.defaults else None) or {}).get(backend, {}))
+    base.update((model.options or {}).get(backend, {}))
+    return base
+
+
+def lower_model(spec: ServingSpec, model: Model, index: int, options: Any) -> ModelIR:
+    defaults = spec.defaults or Defaults()
+    path: Path = ("models", index)
+
+    def pick(field: str) -> Any:
+        own = getattr(model, field)
+        return own if own is not None else getattr(defaults, field)
+
+    replicas_min = _first(model.replicas and model.replicas.min, defaults.replicas and defaults.replicas.min)
+    replicas_max = _first(model.replicas and model.replicas.max, defaults.replicas and defaults.replicas.max)
+    min_replicas = 1 if replicas_min is None else replicas_min
+    max_replicas = max(min_replicas, 1) if replicas_max is None else replicas_max
+
+    res_model, res_default = model.resources, defaults.resources
+    resources = ResourcesIR(
+        cpu=_first(res_model and res_model.cpu, res_default and res_default.cpu),
+        memory=_first(res_model and res_model.memory, res_default and res_default.memory),
+        gpu=_first(res_model and res_model.gpu, res_default and res_default.gpu) or 0,
+    )
+    env = {**(defaults.env or {}), **(model.env or {})}
+    secrets = {s.name: s for s in (defaults.secret_env or [])}
+    secrets.update({s.name: s for s in (model.secret_env or [])})
+    autoscaling = pick("autoscaling")
+    monitoring = pick("monitoring")
+    canary = model.canary
+    return ModelIR(
+        name=model.name,
+        spec_name=spec.metadata.name,
+        namespace=spec.metadata.namespace,
+        backend=model_backend(spec, model),
+        format=model.format,
+        storage=storage_ref(model.storage_uri) if model.storage_uri else None,
+        image=model.image,
+        port=model.port,
+        engine=model.engine,
+        protocol=pick("protocol"),
+        min_replicas=min_replicas,
+        max_replicas=max_replicas,
+        autoscaling=AutoscalingIR(autoscaling.metric, autoscaling.target) if autoscaling else None,
+        resources=resources,
+        env=tuple(sorted(env.items())),
+        secret_env=tuple(SecretEnvIR(s.name, s.secret, s.key) for _, s in sorted(secrets.items())),
+        service_account=pick("service_account"),
+        canary=CanaryIR(
+            traffic=canary.traffic,
+            storage=storage_ref(canary.storage_uri) if canary.storage_uri else None,
+            image=canary.image,
+        ) if canary else None,
+        ingress=IngressIR(model.ingress.host, model.ingress.path) if model.ingress else None,
+        metrics=bool(monitoring and monitoring.metrics),
+        provenance=ProvenanceIR(
+            model.provenance.registry, model.provenance.uri, model.provenance.version, model.provenance.run_id,
+        ) if model.provenance else None,
+        options=options,
+        path=path,
+    )
+
+
+def lower(spec: ServingSpec, options: Mapping[int, Any]) -> ServingIR:
+    """Lower every model; `options[i]` is model i's validated backend options."""
+    return ServingIR(
+        name=spec.metadata.name,
+        namespace=spec.metadata.namespace,
+        models=tuple(lower_model(spec, m, i, options[i]) for i, m in enumerate(spec.models)),
+    )
+
+
+def origin(spec: ServingSpec, model_index: int, relative: Path) -> Path:
+    """The spec path a model's field came from: the model's own key, else `defaults`, else the model."""
+    model = spec.models[model_index]
+    head = relative[0] if relative else None
+    own: Path = ("models", model_index, *relative)
+    if not isinstance(head, str):
+        return own
+    field = _FIELD_BY_KEY.get(head)
+    if field is None or getattr(model, field, None) is not None:
+        return own
+    if spec.defaults is not None and getattr(spec.defaults, field, None) is not None:
+        return ("defaults", *relative)
+    return ("models", model_index)
+
+
+_FIELD_BY_KEY = {
+    "protocol": "protocol", "replicas": "replicas", "autoscaling": "autoscaling", "resources": "resources",
+    "env": "env", "secretEnv": "secret_env", "serviceAccount": "service_account",
+    "monitoring": "monitoring", "options": "options",
+}
+
+
+def _first(*values: Any) -> Any:
+    for value in values:
+        if value is not None:
+            return value
+    return None

@@ -1,0 +1,252 @@
+"""The `serving.yaml` contract as pydantic models: the structure of a ServingSpec.
+
+Takes nothing; defines types. `ServingSpec.model_validate(data)` checks structure only (types, required
+and unknown keys, enums, patterns, ranges) and is kept equivalent to `schemas/serving.schema.json`,
+which is generated from these models (`specc schema`). Rules about meaning that need more than one
+field (min <= max, unique names, name budgets, which backend serves which format) live in `rules`
+and the backends, not here, so that the JSON Schema and these models accept exactly the same
+documents. Must not read files or know about backends.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+API_VERSION = "specc.dev/v1alpha1"
+KIND = "ServingSpec"
+
+FORMATS = (
+    "sklearn", "xgboost", "lightgbm", "tensorflow", "pytorch", "onnx", "mlflow", "huggingface",
+    "triton", "tensorrt", "bento", "custom",
+)
+IMAGE_FORMATS = ("bento", "custom")
+ENGINES = ("mlserver", "tfserving", "torchserve", "triton")
+PROTOCOLS = ("v1", "v2")
+SCALE_METRICS = ("cpu", "memory", "concurrency", "rps")
+DEFAULT_BACKEND = "kubernetes"
+
+# Patterns, each with the sentence a user sees when a value does not match it.
+DNS1035 = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+HOSTNAME = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
+SECRET_KEY = r"^[-._a-zA-Z0-9]+$"
+BACKEND_NAME = r"^[a-z][a-z0-9-]*$"
+URI = r"^[a-z][a-z0-9+.-]*://[^\s\x00-\x1f\x7f]+$"
+# distribution/reference: [registry/]path[:tag][@digest]; lowercase path components.
+IMAGE = (
+    r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]+)?/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[\w][\w.-]{0,127})?(?:@[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,})?$"
+)
+INGRESS_PATH = r"^/[^\s\x00-\x1f\x7f]*$"
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+# k8s.io/apimachinery resource.Quantity, without a sign (resources are never negative).
+QUANTITY = (
+    r"^(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
+    r"(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+)
+
+PATTERN_MEANING = {
+    DNS1035: "must be a DNS-1035 label: lowercase letters, digits and '-', starting with a letter and "
+    "ending with a letter or digit",
+    DNS1123_LABEL: "must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending "
+    "with a letter or digit",
+    DNS1123_SUBDOMAIN: "must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.'",
+    HOSTNAME: "must be a lowercase DNS host name such as models.example.com",
+    ENV_NAME: "must be an environment variable name: letters, digits, '_', '-' and '.', not starting "
+    "with a digit",
+    SECRET_KEY: "must be a Secret key: letters, digits, '-', '_' and '.'",
+    BACKEND_NAME: "must be a backend name such as kubernetes, kserve, seldon or bentoml",
+    URI: "must be a URI such as s3://bucket/path, gs://bucket/path, pvc://claim/path or hf://owner/model",
+    IMAGE: "must be an image reference such as registry.example.com/team/name:1.2.3 (lowercase "
+    "repository, optional :tag and @sha256:digest)",
+    INGRESS_PATH: "must be an absolute URL path starting with '/'",
+    PRINTABLE: "must not contain control characters",
+    QUANTITY: "must be a Kubernetes quantity such as 500m, 2, 1.5, 512Mi or 4Gi",
+}
+
+_QUANTITY_RE = re.compile(QUANTITY)
+
+
+def _quantity(value: Any) -> str:
+    """Accept 2, 0.5 or "512Mi" (YAML users write numbers unquoted); always return the string form."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise PydanticCustomError("quantity_type", "expected a quantity (a string or a number), got {kind}",
+                                  {"kind": type(value).__name__})
+    text = value if isinstance(value, str) else repr(value)
+    if isinstance(value, float) and text.endswith(".0"):
+        text = text[:-2]
+    if not _QUANTITY_RE.match(text):
+        raise PydanticCustomError("quantity", "'{value}' " + PATTERN_MEANING[QUANTITY], {"value": text})
+    return text
+
+
+Quantity = Annotated[
+    str,
+    PlainValidator(_quantity),
+    WithJsonSchema({
+        "anyOf": [
+            {"type": "string", "pattern": QUANTITY},
+            {"type": "number", "minimum": 0},
+        ],
+        "description": "A Kubernetes quantity: 500m, 2, 1.5, 512Mi, 4Gi. Numbers may be unquoted.",
+    }),
+]
+
+
+def _str(pattern: str, *, max_length: int | None = None, description: str | None = None) -> Any:
+    return Field(pattern=pattern, max_length=max_length, description=description)
+
+
+class Strict(BaseModel):
+    """Base of every spec model: strict types, unknown keys forbidden, immutable, camelCase keys."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=False,
+                              hide_input_in_errors=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # An optional key is either absent or has a value: `resources:` with nothing under it is
+        # almost always a mistake, and forbidding null keeps the JSON Schema's oneOf rules exact.
+        if value is None:
+            raise PydanticCustomError("null_value", "is empty (null): give it a value or remove the key")
+        return value
+
+
+class Metadata(Strict):
+    name: Annotated[str, _str(DNS1123_LABEL, max_length=63,
+                              description="Name of this set of objects: ownership, ApplySet, lock.")]
+    namespace: Annotated[str, _str(DNS1123_LABEL, max_length=63, description="Target namespace.")]
+
+
+class Replicas(Strict):
+    min: Annotated[int, Field(ge=0, le=1000)] | None = None
+    max: Annotated[int, Field(ge=1, le=1000)] | None = None
+
+
+class Autoscaling(Strict):
+    metric: Literal["cpu", "memory", "concurrency", "rps"] = "cpu"
+    target: Annotated[int, Field(ge=1, le=100000, description=(
+        "Utilization percent for cpu/memory; requests in flight per pod for concurrency; "
+        "requests per second per pod for rps."))]
+
+
+class Resources(Strict):
+    cpu: Quantity | None = None
+    memory: Quantity | None = None
+    gpu: Annotated[int, Field(ge=0, le=64, description="NVIDIA GPUs (nvidia.com/gpu).")] | None = None
+
+
+class SecretEnv(Strict):
+    name: Annotated[str, _str(ENV_NAME, max_length=253)]
+    secret: Annotated[str, _str(DNS1123_SUBDOMAIN, max_length=253)]
+    key: Annotated[str, _str(SECRET_KEY, max_length=253)]
+
+
+EnvName = Annotated[str, Field(pattern=ENV_NAME, max_length=253)]
+EnvMap = dict[EnvName, Annotated[str, Field(max_length=32768)]]
+OptionsMap = dict[Annotated[str, Field(pattern=BACKEND_NAME)], dict[str, Any]]
+StorageUri = Annotated[str, _str(URI, max_length=2048, description="Where the model artifacts live.")]
+Image = Annotated[str, _str(IMAGE, max_length=512, description="A serving image to run instead.")]
+
+
+class Canary(Strict):
+    storage_uri: StorageUri | None = Field(None, alias="storageUri")
+    image: Image | None = None
+    traffic: Annotated[int, Field(ge=0, le=100, description="Percent of requests sent to the canary.")]
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Canary:
+        if (self.storage_uri is None) == (self.image is None):
+            raise PydanticCustomError("one_of", "a canary needs exactly one of 'storageUri' or 'image'")
+        return self
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["storageUri"]},
+                                                          {"required": ["image"]}]})
+
+
+class Ingress(Strict):
+    host: Annotated[str, _str(HOSTNAME, max_length=253)]
+    path: Annotated[str, _str(INGRESS_PATH, max_length=1024)] = "/"
+
+
+class Monitoring(Strict):
+    metrics: bool = True
+
+
+class Provenance(Strict):
+    registry: Annotated[str, _str(DNS1123_LABEL, max_length=63,
+                                  description="The model registry: mlflow, wandb, sagemaker, vertex...")]
+    uri: Annotated[str, _str(PRINTABLE, max_length=1024, description="The model's registry URI.")]
+    version: Annotated[str, _str(PRINTABLE, max_length=253)] | None = None
+    run_id: Annotated[str, _str(PRINTABLE, max_length=253)] | None = Field(None, alias="runId")
+
+
+class Settings(Strict):
+    """Fields a model may take from `defaults`."""
+
+    protocol: Literal["v1", "v2"] | None = None
+    replicas: Replicas | None = None
+    autoscaling: Autoscaling | None = None
+    resources: Resources | None = None
+    env: EnvMap | None = None
+    secret_env: list[SecretEnv] | None = Field(None, alias="secretEnv")
+    service_account: Annotated[str, _str(DNS1123_SUBDOMAIN, max_length=253)] | None = Field(
+        None, alias="serviceAccount")
+    monitoring: Monitoring | None = None
+    options: OptionsMap | None = Field(None, description=(
+        "Backend-specific settings, keyed by backend name and validated by that backend."))
+
+
+class Defaults(Settings):
+    """Merged into every model unless the model sets the field itself."""
+
+
+class Model(Settings):
+    name: Annotated[str, _str(DNS1035, max_length=63)]
+    format: Literal[
+        "sklearn", "xgboost", "lightgbm", "tensorflow", "pytorch", "onnx", "mlflow", "huggingface",
+        "triton", "tensorrt", "bento", "custom",
+    ]
+    storage_uri: StorageUri | None = Field(None, alias="storageUri")
+    image: Image | None = None
+    port: Annotated[int, Field(ge=1, le=65535, description="The port an image: model serves on.")] | None = None
+    engine: Literal["mlserver", "tfserving", "torchserve", "triton"] | None = None
+    canary: Canary | None = None
+    ingress: Ingress | None = None
+    provenance: Provenance | None = None
+    backend: Annotated[str, _str(BACKEND_NAME, max_length=63)] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Model:
+        if (self.storage_uri is None) == (self.image is None):
+            raise PydanticCustomError("one_of", "a model needs exactly one of 'storageUri' or 'image'")
+        return self
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["storageUri"]},
+                                                          {"required": ["image"]}]})
+
+
+class ServingSpec(Strict):
+    api_version: Literal["specc.dev/v1alpha1"] = Field(alias="apiVersion")
+    kind: Literal["ServingSpec"]
+    metadata: Metadata
+    backend: Annotated[str, _str(BACKEND_NAME, max_length=63)] | None = Field(
+        None, description="Default backend for every model (kubernetes when omitted).")
+    defaults: Defaults | None = None
+    models: Annotated[list[Model], Field(min_length=1, max_length=2000)]

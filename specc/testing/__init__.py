@@ -1,0 +1,1 @@
+"""Test support for specc: a real Kubernetes control plane (etcd + kube-apiserver) on loopback."""

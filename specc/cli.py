@@ -127,6 +127,308 @@ def render(file: str, backend: str | None, output_dir: Path | None, kube_version
     click.echo(f"wrote {len(compiled.desired)} objects to {output_dir}")
 
 
+# -- plan and apply -------------------------------------------------------------------------------------
+
+def cluster_options(f: F) -> F:
+    f = click.option("--kubeconfig", type=click.Path(dir_okay=False), envvar="KUBECONFIG",
+                     help="Kubeconfig file (default: $KUBECONFIG or ~/.kube/config).")(f)
+    f = click.option("--context", help="Kubeconfig context to use.")(f)
+    f = click.option("--namespace", "-n", help="Override metadata.namespace of the spec.")(f)
+    f = click.option("--target", "target_spec", default="cluster", show_default=True, metavar="cluster|dir:PATH",
+                     help="Where the objects live: the cluster, or a GitOps directory (one file per object).")(f)
+    f = click.option("--request-timeout", type=float, default=30.0, show_default=True,
+                     help="Seconds to wait for each API request.")(f)
+    return f
+
+
+def _directory(target_spec: str) -> Path | None:
+    if target_spec == "cluster":
+        return None
+    if target_spec.startswith("dir:") and len(target_spec) > 4:
+        return Path(target_spec[4:])
+    raise click.BadParameter("expected 'cluster' or 'dir:PATH'", param_hint="--target")
+
+
+def _connection(kubeconfig: str | None, context: str | None, namespace: str | None, timeout: float) -> Any:
+    from specc.workflow import Connection
+
+    return Connection(kubeconfig, context, namespace, timeout)
+
+
+def _print_plan(plan: Any, fmt: str, colour: bool) -> None:
+    from specc.report.plan import plan_json, plan_markdown, plan_text
+
+    if fmt == "json":
+        click.echo(plan_json(plan), nl=False)
+    elif fmt == "markdown":
+        click.echo(plan_markdown(plan), nl=False)
+    else:
+        click.echo(plan_text(plan, colour=colour), nl=False)
+
+
+def _save_plan(plan: Any, path: Path) -> None:
+    import json
+
+    # The saved plan holds the objects to apply, unmasked (like Terraform's plan file): owner-only.
+    text = json.dumps(plan.to_json(include_desired=True), indent=2, sort_keys=True) + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(path, 0o600)
+
+
+def _load_saved_plan(path: str) -> Any | None:
+    """A saved plan if `path` is one (JSON with a formatVersion), else None (a spec file)."""
+    import json
+
+    from specc.plan import Plan
+
+    if not path.endswith(".json"):
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or "formatVersion" not in data:
+        return None
+    return Plan.from_json(data)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(allow_dash=True))
+@cluster_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Save the plan for `specc apply PLAN` (contains the objects unmasked; written 0600).")
+@click.option("--force-conflicts", is_flag=True, help="Preview taking over fields owned by other managers.")
+@click.option("--destroy", is_flag=True, help="Plan the deletion of every object of the spec.")
+@click.option("--kube-version", callback=_kube_version, metavar="X.Y", help="For --target dir: compile for this version.")
+@click.option("--no-color", is_flag=True, help="Plain text output.")
+def plan(file: str, kubeconfig: str | None, context: str | None, namespace: str | None, target_spec: str,
+         request_timeout: float, fmt: str, detailed_exitcode: bool, out: Path | None, force_conflicts: bool,
+         destroy: bool, kube_version: tuple[int, int] | None, no_color: bool) -> None:
+    """Show what apply would change: + create, ~ update, - delete, -/+ replace."""
+    from specc.source import read_spec
+    from specc.workflow import plan_cluster, plan_directory
+
+    document = read_spec(file)
+    directory = _directory(target_spec)
+    if directory is not None:
+        result, _ = plan_directory(document, directory, kube_version=kube_version, namespace=namespace,
+                                   destroy=destroy)
+    else:
+        cluster = _connection(kubeconfig, context, namespace, request_timeout).connect()
+        result = plan_cluster(document, cluster, namespace=namespace, force_conflicts=force_conflicts,
+                              destroy=destroy).plan
+    _print_plan(result, fmt, colour=not no_color)
+    if out is not None:
+        _save_plan(result, out)
+        click.echo(f"Saved the plan to {out}; apply it with: specc apply {out}", err=True)
+    if detailed_exitcode and result.has_changes:
+        sys.exit(2)
+
+
+def _confirm(auto_approve: bool, question: str) -> bool:
+    if auto_approve:
+        return True
+    if not sys.stdin.isatty():
+        raise click.UsageError("refusing to apply without confirmation: stdin is not a terminal; "
+                               "pass --auto-approve")
+    answer = click.prompt(f"{question}\n  Only 'yes' will be accepted", default="", show_default=False)
+    return str(answer).strip() == "yes"
+
+
+def _progress_printer(colour: bool) -> Callable[[Any], None]:
+    symbols = {"applied": "✓", "deleted": "✗", "waiting": "…", "ready": "✓", "failed": "!", "info": "·"}
+
+    def show(event: Any) -> None:
+        where = f"{event.model}: " if event.model else ""
+        obj = f"{event.key} " if event.key is not None else ""
+        line = f"  {symbols.get(event.kind, '-')} {where}{obj}{event.message}"
+        if colour and event.kind == "failed":
+            line = click.style(line, fg="red")
+        click.echo(line, err=True)
+
+    return show
+
+
+@cli.command()
+@click.argument("file", type=click.Path(allow_dash=True))
+@cluster_options
+@click.option("--auto-approve", is_flag=True, help="Apply without asking.")
+@click.option("--force-conflicts", is_flag=True, help="Take over fields that other field managers own.")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until the models are ready.")
+@click.option("--timeout", type=float, default=600.0, show_default=True, help="Seconds to wait for readiness.")
+@click.option("--lock-timeout", type=float, default=0.0, show_default=True,
+              help="Seconds to wait for another apply to release the lock.")
+@click.option("--create-namespace", is_flag=True, help="Create the namespace if it does not exist.")
+@click.option("--kube-version", callback=_kube_version, metavar="X.Y", help="For --target dir: compile for this version.")
+@click.option("--no-color", is_flag=True, help="Plain text output.")
+def apply(file: str, kubeconfig: str | None, context: str | None, namespace: str | None, target_spec: str,
+          request_timeout: float, auto_approve: bool, force_conflicts: bool, wait: bool, timeout: float,
+          lock_timeout: float, create_namespace: bool, kube_version: tuple[int, int] | None, no_color: bool) -> None:
+    """Apply a spec (plan, confirm, apply) or a saved plan (exactly that plan, if nothing changed since)."""
+    _run_apply(file, kubeconfig, context, namespace, target_spec, request_timeout, auto_approve, force_conflicts,
+               wait, timeout, lock_timeout, create_namespace, kube_version, no_color, destroy=False)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(allow_dash=True))
+@cluster_options
+@click.option("--auto-approve", is_flag=True, help="Delete without asking.")
+@click.option("--lock-timeout", type=float, default=0.0, show_default=True)
+@click.option("--kube-version", callback=_kube_version, metavar="X.Y", help="For --target dir: compile for this version.")
+@click.option("--no-color", is_flag=True, help="Plain text output.")
+def destroy(file: str, kubeconfig: str | None, context: str | None, namespace: str | None, target_spec: str,
+            request_timeout: float, auto_approve: bool, lock_timeout: float,
+            kube_version: tuple[int, int] | None, no_color: bool) -> None:
+    """Delete every object this spec owns (and its ApplySet parent)."""
+    _run_apply(file, kubeconfig, context, namespace, target_spec, request_timeout, auto_approve, False, False,
+               600.0, lock_timeout, False, kube_version, no_color, destroy=True)
+
+
+def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace: str | None, target_spec: str,
+               request_timeout: float, auto_approve: bool, force_conflicts: bool, wait: bool, timeout: float,
+               lock_timeout: float, create_namespace: bool, kube_version: tuple[int, int] | None, no_color: bool,
+               *, destroy: bool) -> None:
+    from specc.apply import ApplyOptions
+    from specc.registry import load_registry
+    from specc.report.plan import plan_text
+    from specc.source import read_spec
+    from specc.workflow import (
+        apply_cluster,
+        apply_directory,
+        plan_cluster,
+        plan_directory,
+        reread_for_saved_plan,
+        run_locked,
+    )
+
+    colour = not no_color
+    saved = None if destroy else _load_saved_plan(file)
+    directory = _directory(target_spec)
+    question = ("Do you really want to delete every object of this spec?" if destroy
+                else "Do you want to perform these actions?")
+    if directory is not None:
+        if saved is not None:
+            raise click.UsageError("saved plans apply to clusters; for --target dir apply the spec file")
+        result, target = plan_directory(read_spec(file), directory, kube_version=kube_version, namespace=namespace,
+                                        destroy=destroy)
+        click.echo(plan_text(result, colour=colour), nl=False)
+        if not result.has_changes or not _confirm(auto_approve, question):
+            return
+        written, removed = apply_directory(result, target)
+        click.echo(f"Apply complete: {written} file(s) written, {removed} removed in {directory}.")
+        return
+
+    registry = load_registry()
+    connection = _connection(kubeconfig, context, namespace, request_timeout)
+    cluster = connection.connect()
+    options = ApplyOptions(force_conflicts=force_conflicts, wait=wait, timeout=timeout,
+                           create_namespace=create_namespace)
+    document = None if saved is not None else read_spec(file)
+    spec_name, spec_namespace = _identity(saved, document, namespace)
+    if create_namespace:
+        _ensure_namespace(cluster, spec_namespace)
+
+    def locked(lock: Any) -> None:
+        if saved is not None:
+            planned = reread_for_saved_plan(saved, cluster, registry)
+        else:
+            assert document is not None
+            planned = plan_cluster(document, cluster, namespace=namespace, registry=registry,
+                                   force_conflicts=force_conflicts, destroy=destroy)
+            click.echo(plan_text(planned.plan, colour=colour), nl=False)
+        if not planned.plan.has_changes and planned.read.parent is not None:
+            click.echo("Apply complete: nothing to do.")
+            return
+        if saved is None and not _confirm(auto_approve, question):
+            click.echo("Apply cancelled.")
+            return
+        result = apply_cluster(planned, registry, options, _progress_printer(colour), lock, destroy=destroy)
+        click.echo(f"Apply complete: {len(result.applied)} applied, {len(result.deleted)} deleted, "
+                   f"{len(result.ready)} ready.")
+
+    run_locked(cluster, spec_namespace, spec_name, lock_timeout, locked, "destroy" if destroy else "apply")
+
+
+def _identity(saved: Any, document: Any, namespace: str | None) -> tuple[str, str]:
+    if saved is not None:
+        return saved.spec_name, saved.namespace
+    from specc.pipeline import compile_document
+
+    compiled = compile_document(document, namespace=namespace)
+    return compiled.desired.spec_name, compiled.desired.namespace
+
+
+def _ensure_namespace(cluster: Any, name: str) -> None:
+    from specc.targets import NAMESPACE
+
+    if cluster.get(NAMESPACE, None, name) is None:
+        cluster.apply(NAMESPACE, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        click.echo(f"Created namespace {name}.", err=True)
+
+
+@cli.command("force-unlock")
+@click.argument("file", type=click.Path(allow_dash=True))
+@click.argument("lock_id")
+@cluster_options
+def force_unlock(file: str, lock_id: str, kubeconfig: str | None, context: str | None, namespace: str | None,
+                 target_spec: str, request_timeout: float) -> None:
+    """Remove the apply lock of a spec whose holder is gone; LOCK_ID must name that holder."""
+    from specc import lock as locking
+    from specc.source import read_spec
+
+    cluster = _connection(kubeconfig, context, namespace, request_timeout).connect()
+    name, spec_namespace = _identity(None, read_spec(file), namespace)
+    info = locking.force_unlock(cluster, spec_namespace, name, lock_id)
+    click.echo(f"Removed the lock held by {info.holder} on {spec_namespace}/{name}.")
+
+
+@cli.command()
+@click.argument("old")
+@click.argument("new", required=False)
+@click.option("--base", metavar="REV", help="Compare FILE at the merge base with REV (e.g. origin/main) "
+              "against the work tree: `specc diff serving.yaml --base origin/main`.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
+@kube_version_option
+@click.option("--no-color", is_flag=True, help="Plain text output.")
+def diff(old: str, new: str | None, base: str | None, fmt: str, detailed_exitcode: bool,
+         kube_version: tuple[int, int] | None, no_color: bool) -> None:
+    """Review a spec change without a cluster: OLD and NEW spec files, or FILE with --base REV."""
+    from specc.pipeline import compile_document
+    from specc.registry import load_registry
+    from specc.report.review import review_json, review_markdown, review_text
+    from specc.review import diff_specs
+    from specc.source import read_spec, read_spec_at_revision
+
+    if (new is None) == (base is None):
+        raise click.UsageError("give OLD and NEW files, or one FILE with --base REV")
+    registry = load_registry()
+    if base is not None:
+        before_doc, after_doc = read_spec_at_revision(old, base), read_spec(old)
+    else:
+        assert new is not None
+        before_doc, after_doc = read_spec(old), read_spec(new)
+    before = compile_document(before_doc, kube_version=kube_version, registry=registry)
+    after = compile_document(after_doc, kube_version=kube_version, registry=registry)
+    replace = {o.key: registry.backends[o.backend].replace_paths(o.body) for o in after.desired
+               if o.backend in registry.backends}
+    review = diff_specs(before_doc.name, before.validated.ir.models, before.desired,
+                        after_doc.name, after.validated.ir.models, after.desired, replace)
+    if fmt == "json":
+        click.echo(review_json(review), nl=False)
+    elif fmt == "markdown":
+        click.echo(review_markdown(review), nl=False)
+    else:
+        click.echo(review_text(review, colour=not no_color), nl=False)
+    if detailed_exitcode and review.has_changes:
+        sys.exit(2)
+
+
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Entry point: the single place where specc errors become messages and exit codes."""
     try:

@@ -28,6 +28,7 @@ from specc.ir import (
     ServingIR,
     StorageRef,
 )
+from specc.quantity import canonical_quantity
 from specc.spec import DEFAULT_BACKEND, Defaults, Model, ServingSpec
 
 AZURE_BLOB_SUFFIX = ".blob.core.windows.net"
@@ -68,9 +69,13 @@ def lower_model(spec: ServingSpec, model: Model, index: int, options: Any) -> Mo
     max_replicas = max(min_replicas, 1) if replicas_max is None else replicas_max
 
     res_model, res_default = model.resources, defaults.resources
+    cpu = _first(res_model and res_model.cpu, res_default and res_default.cpu)
+    memory = _first(res_model and res_model.memory, res_default and res_default.memory)
+    # Canonical spelling (0.5 -> 500m), as the API server stores it: an unchanged object then
+    # compares equal to its live copy without a server round trip.
     resources = ResourcesIR(
-        cpu=_first(res_model and res_model.cpu, res_default and res_default.cpu),
-        memory=_first(res_model and res_model.memory, res_default and res_default.memory),
+        cpu=canonical_quantity(cpu) if cpu is not None else None,
+        memory=canonical_quantity(memory) if memory is not None else None,
         gpu=_first(res_model and res_model.gpu, res_default and res_default.gpu) or 0,
     )
     env = {**(defaults.env or {}), **(model.env or {})}

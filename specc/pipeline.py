@@ -6,6 +6,7 @@ nothing itself; raises the stages' `SpeccError`s unchanged. Must not print.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from specc.backend_api import Target
@@ -31,8 +32,13 @@ def target_for(kube_version: tuple[int, int] | None) -> Target:
 
 
 def compile_document(document: SourceDocument, *, kube_version: tuple[int, int] | None = None,
-                     backend: str | None = None, registry: Registry | None = None) -> Compiled:
+                     backend: str | None = None, namespace: str | None = None,
+                     registry: Registry | None = None) -> Compiled:
+    """`namespace` overrides `metadata.namespace` (deploying one spec to another namespace)."""
     registry = registry or load_registry()
+    if namespace is not None and isinstance(document.data, dict) and isinstance(document.data.get("metadata"), dict):
+        data = {**document.data, "metadata": {**document.data["metadata"], "namespace": namespace}}
+        document = dataclasses.replace(document, data=data)
     target = target_for(kube_version)
     validated = validate(document, registry, target, backend_override=backend)
     desired = compile_spec(validated, registry, target)
@@ -40,5 +46,6 @@ def compile_document(document: SourceDocument, *, kube_version: tuple[int, int] 
 
 
 def compile_file(file: str, *, kube_version: tuple[int, int] | None = None, backend: str | None = None,
-                 registry: Registry | None = None) -> Compiled:
-    return compile_document(read_spec(file), kube_version=kube_version, backend=backend, registry=registry)
+                 namespace: str | None = None, registry: Registry | None = None) -> Compiled:
+    return compile_document(read_spec(file), kube_version=kube_version, backend=backend, namespace=namespace,
+                            registry=registry)

@@ -227,7 +227,7 @@ def container_resources(resources: ResourcesIR) -> dict[str, dict[str, Any]]:
         requests["memory"] = resources.memory
         limits["memory"] = resources.memory
     if resources.gpu:
-        limits["nvidia.com/gpu"] = resources.gpu
+        limits["nvidia.com/gpu"] = str(resources.gpu)  # quantities are strings once stored
     out: dict[str, dict[str, Any]] = {}
     if requests:
         out["requests"] = requests

@@ -102,6 +102,18 @@ def split_replicas(total: int, traffic: int) -> tuple[int, int]:
     return stable, canary
 
 
+def track_replicas(model: ModelIR) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(min, max) replicas of the stable and of the canary track for backends whose traffic split is
+    exact (a mesh or a controller routes by weight, not by pod count): replicas.min/max count both
+    tracks, shared in proportion to the traffic as `split_replicas` does, and each track keeps at
+    least one pod so that its share always has somewhere to go."""
+    traffic = model.canary.traffic if model.canary else 0
+    min_stable, min_canary = split_replicas(model.min_replicas, traffic)
+    max_stable, max_canary = split_replicas(model.max_replicas, traffic)
+    stable_low, canary_low = max(1, min_stable), max(1, min_canary)
+    return (stable_low, max(stable_low, max_stable)), (canary_low, max(canary_low, max_canary))
+
+
 def effective_traffic(stable: int, canary: int) -> int:
     pods = stable + canary
     return round(100 * canary / pods) if pods else 0

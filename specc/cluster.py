@@ -1,0 +1,469 @@
+"""The cluster client: the only module that talks to a Kubernetes API server.
+
+Takes a kubeconfig (and `--context`/`--namespace`), and requests built as data (`Request`: method, path,
+query, body); returns decoded JSON. Everything is a plain HTTP call on the connection pool of the
+official `kubernetes` client, which is used for what it does well (reading kubeconfig: contexts,
+certificates, tokens, exec plugins) and imported lazily so that `validate` and `render` never pay
+for it.
+
+What this module guarantees, for every call:
+- a connect and a read timeout, and an overall deadline;
+- retries with exponential backoff and jitter on 429 (honouring `Retry-After`), 5xx, connection
+  errors and timeouts, and on the 409s that are safe to retry (ResourceQuota races, an object still
+  being deleted); never on a server-side-apply field conflict or an admission webhook's denial;
+- every other failure becomes a `ClusterError` with a stage-coded diagnostic carrying the server's
+  reason and message (401, 403 with the verb and resource, 404 kind not served, 409 conflicts with
+  the managers and fields, 422 with the field causes, webhook denials by name);
+- no token, certificate or Secret value ever appears in a message: messages are built from the
+  server's `Status` only, and anything shaped like a credential is redacted.
+
+It must not decide anything about plans or ownership; it does what it is asked.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from specc import __version__
+from specc.diagnostics import ClusterError, Diagnostic, Severity
+
+FIELD_MANAGER = "specc"
+APPLY_PATCH = "application/apply-patch+yaml"
+MERGE_PATCH = "application/merge-patch+json"
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class Request:
+    """One API call as data. `path` is absolute (`/apis/apps/v1/namespaces/x/deployments/y`)."""
+
+    method: str
+    path: str
+    query: tuple[tuple[str, str], ...] = ()
+    body: Any = None
+    content_type: str = JSON
+    what: str = ""  # for messages: "apply Deployment ml-prod/fraud"
+    retry_conflicts: bool = False  # a 409 here is an optimistic-lock race worth retrying
+
+    def url_path(self) -> str:
+        return self.path + (("?" + urlencode(self.query)) if self.query else "")
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A kind as the server serves it."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def collection(self, namespace: str | None) -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.namespaced and namespace:
+            return f"{base}/namespaces/{quote(namespace)}/{self.plural}"
+        return f"{base}/{self.plural}"
+
+    def item(self, namespace: str | None, name: str) -> str:
+        return f"{self.collection(namespace)}/{quote(name)}"
+
+
+@dataclass
+class RetryPolicy:
+    attempts: int = 6
+    base_delay: float = 0.2
+    max_delay: float = 5.0
+    max_retry_after: float = 30.0
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    deadline: float = 120.0  # per call, all retries included
+    sleep: Callable[[float], None] = time.sleep
+
+    def backoff(self, attempt: int) -> float:
+        delay = min(self.max_delay, self.base_delay * (2 ** attempt))
+        return delay * random.uniform(0.8, 1.2)  # jitter: many clients must not retry in step
+
+
+@dataclass
+class CallStats:
+    """Requests made, by verb; `specc apply` of an unchanged spec must make no writes."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, method: str) -> None:
+        with self.lock:
+            self.counts[method] = self.counts.get(method, 0) + 1
+
+    @property
+    def writes(self) -> int:
+        return sum(n for m, n in self.counts.items() if m in ("POST", "PUT", "PATCH", "DELETE"))
+
+
+_CREDENTIAL_PATTERNS = (
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
+    re.compile(r"(?i)((?:token|password|client-key-data|client-certificate-data)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"),
+)
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Remove credentials from a message: known secret values, bearer tokens, `token: x` pairs."""
+    for secret in secrets:
+        if secret and len(secret) >= 6:
+            text = text.replace(secret, "<redacted>")
+    for pattern in _CREDENTIAL_PATTERNS:
+        text = pattern.sub(r"\1<redacted>", text)
+    return text
+
+
+class Cluster:
+    """A connection to one API server. Thread-safe: apply runs writes of a stage concurrently."""
+
+    def __init__(self, *, server: str, context: str, namespace: str | None, api_client: Any,
+                 policy: RetryPolicy | None = None, secrets: tuple[str, ...] = ()) -> None:
+        self.server = server
+        self.context = context
+        self.default_namespace = namespace
+        self.policy = policy or RetryPolicy()
+        self.stats = CallStats()
+        self._api = api_client
+        self._secrets = secrets
+        self._discovery: dict[str, dict[str, Resource] | None] = {}
+        self._discovery_lock = threading.Lock()
+
+    # -- connecting ----------------------------------------------------------------------------------
+
+    @classmethod
+    def connect(cls, *, kubeconfig: str | None = None, context: str | None = None,
+                policy: RetryPolicy | None = None) -> Cluster:
+        """Load kubeconfig (or the in-cluster service account) without touching global state."""
+        try:
+            from kubernetes import client, config
+            from kubernetes.config.config_exception import ConfigException
+        except ImportError as exc:  # pragma: no cover - a dependency
+            raise _error("K510", f"the kubernetes client is not installed: {exc}") from None
+        configuration = client.Configuration()
+        try:
+            try:
+                contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
+            except (ConfigException, FileNotFoundError, OSError):
+                if kubeconfig is None and context is None:
+                    config.load_incluster_config(client_configuration=configuration)
+                    return cls._make(configuration, "in-cluster", _incluster_namespace(), policy)
+                raise
+            chosen = next((c for c in contexts if c["name"] == context), None) if context else active
+            if chosen is None:
+                names = ", ".join(sorted(c["name"] for c in contexts)) or "none"
+                raise _error("K510", f"context '{context}' is not in the kubeconfig (contexts: {names})")
+            config.load_kube_config(config_file=kubeconfig, context=chosen["name"],
+                                    client_configuration=configuration, persist_config=False)
+        except ClusterError:
+            raise
+        except Exception as exc:  # kubeconfig parsing, exec plugins: all become one clear error
+            raise _error("K510", f"cannot load kubeconfig: {redact(str(exc))}",
+                         hint="check KUBECONFIG / --kubeconfig and --context") from None
+        namespace = (chosen.get("context") or {}).get("namespace")
+        return cls._make(configuration, chosen["name"], namespace, policy)
+
+    @classmethod
+    def _make(cls, configuration: Any, context: str, namespace: str | None,
+              policy: RetryPolicy | None) -> Cluster:
+        from kubernetes import client
+
+        configuration.retries = False  # retries are ours, with backoff and Retry-After
+        configuration.connection_pool_maxsize = 16
+        configuration.debug = False  # the client's debug mode prints Authorization headers
+        api_client = client.ApiClient(configuration)
+        secrets = tuple(v for v in (configuration.api_key or {}).values() if isinstance(v, str))
+        return cls(server=configuration.host, context=context, namespace=namespace, api_client=api_client,
+                   policy=policy, secrets=secrets)
+
+    def close(self) -> None:
+        pool = getattr(getattr(self._api, "rest_client", None), "pool_manager", None)
+        if pool is not None:
+            pool.clear()
+
+    # -- the one place requests are sent --------------------------------------------------------------
+
+    def send(self, request: Request) -> Any:
+        """Send a request with timeouts and retries; return decoded JSON (None for an empty body)."""
+        import urllib3
+
+        policy = self.policy
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            status, headers, payload, failure = self._once(request, urllib3)
+            if failure is None and status < 400:
+                return payload
+            retryable, wait = self._retryable(request, status, headers, payload, failure, attempt)
+            elapsed = time.monotonic() - started
+            if retryable and attempt + 1 < policy.attempts and elapsed + wait < policy.deadline:
+                policy.sleep(wait)
+                attempt += 1
+                continue
+            raise self._failure(request, status, payload, failure, attempt + 1)
+
+    def _once(self, request: Request, urllib3: Any) -> tuple[int, Mapping[str, str], Any, str | None]:
+        headers = {"Accept": JSON, "User-Agent": f"specc/{__version__}"}
+        token = self._api.configuration.get_api_key_with_prefix("authorization")
+        if token:
+            headers["Authorization"] = token
+        body: bytes | None = None
+        if request.body is not None:
+            headers["Content-Type"] = request.content_type
+            body = json.dumps(request.body, separators=(",", ":")).encode()
+        self.stats.add(request.method)
+        try:
+            response = self._api.rest_client.pool_manager.request(
+                request.method, self.server + request.url_path(), body=body, headers=headers,
+                timeout=urllib3.Timeout(connect=self.policy.connect_timeout, read=self.policy.read_timeout),
+                retries=False, preload_content=True,
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            return 0, {}, None, type(exc).__name__ + ": " + redact(str(exc), self._secrets)
+        data = response.data
+        try:
+            payload = json.loads(data) if data else None
+        except ValueError:
+            payload = {"message": data[:200].decode("utf-8", "replace")}
+        return response.status, dict(response.headers), payload, None
+
+    def _retryable(self, request: Request, status: int, headers: Mapping[str, str], payload: Any,
+                   failure: str | None, attempt: int) -> tuple[bool, float]:
+        wait = self.policy.backoff(attempt)
+        if failure is not None:
+            return True, wait
+        message = _status_message(payload)
+        if status == 429 or status >= 500:
+            if "admission webhook" in message and "denied" in message:
+                return False, 0.0
+            retry_after = headers.get("Retry-After") or headers.get("retry-after")
+            if retry_after:
+                try:
+                    wait = min(float(retry_after), self.policy.max_retry_after)
+                except ValueError:
+                    pass
+            return True, wait
+        if status == 409:
+            reason = (payload or {}).get("reason") if isinstance(payload, dict) else None
+            if "resourcequotas" in message or "being deleted" in message:
+                return True, wait
+            if request.retry_conflicts and reason != "AlreadyExists":
+                return True, wait
+        if status == 500 and "failed calling webhook" in message:
+            return True, wait
+        return False, 0.0
+
+    def _failure(self, request: Request, status: int, payload: Any, failure: str | None,
+                 attempts: int) -> ClusterError:
+        what = request.what or f"{request.method} {request.path}"
+        tries = f" (after {attempts} attempts)" if attempts > 1 else ""
+        if failure is not None:
+            timeout = "Timeout" in failure or "timed out" in failure
+            return _error("K509" if timeout else "K501",
+                          f"{what}: {'timed out' if timeout else 'cannot reach'} the API server at "
+                          f"{self.server}{tries}: {failure}",
+                          hint="is the cluster reachable? check --context and the network")
+        message = redact(_status_message(payload), self._secrets)
+        reason = payload.get("reason", "") if isinstance(payload, dict) else ""
+        if "admission webhook" in message and "denied" in message:
+            return _error("K507", f"{what}: {message}", hint="an admission webhook refused the object")
+        if status == 401:
+            return _error("K502", f"{what}: the API server refused the credentials of context "
+                          f"'{self.context}' (401 Unauthorized)", hint="log in again or refresh the token")
+        if status == 403:
+            return _error("K503", f"{what}: forbidden: {message}",
+                          hint="ask for RBAC rights on this resource in the namespace")
+        if status == 404:
+            return _error("K504", f"{what}: not found: {message}")
+        if status == 409:
+            if request.content_type == APPLY_PATCH:
+                return _error("K505", f"{what}: conflict with another field manager: {message}",
+                              hint="review the fields above: they are owned by someone else; re-run with "
+                              "--force-conflicts to take them over, or stop setting them in specc")
+            return _error("K505", f"{what}: conflict: {message}")
+        if status == 422:
+            causes = _causes(payload)
+            detail = "; ".join(causes) if causes else message
+            return _error("K506", f"{what}: the API server rejected the object: {detail}")
+        if status == 429 or status >= 500:
+            return _error("K508", f"{what}: the API server kept failing ({status} {reason}){tries}: {message}")
+        return _error("K500", f"{what}: {status} {reason}: {message}")
+
+    # -- discovery -----------------------------------------------------------------------------------
+
+    def version(self) -> tuple[int, int]:
+        info = self.send(Request("GET", "/version", what="read the server version"))
+        try:
+            major = int(re.sub(r"\D", "", str(info.get("major", "1"))) or 1)
+            minor = int(re.sub(r"\D", "", str(info.get("minor", "0"))) or 0)
+        except (AttributeError, ValueError):
+            return (1, 0)
+        return major, minor
+
+    def resources(self, api_version: str) -> dict[str, Resource] | None:
+        """The kinds served under one API version, or None when the version is not served."""
+        with self._discovery_lock:
+            if api_version in self._discovery:
+                return self._discovery[api_version]
+        group, _, version = api_version.rpartition("/")
+        path = f"/apis/{group}/{version}" if group else f"/api/{version}"
+        try:
+            listing = self.send(Request("GET", path, what=f"discover {api_version}"))
+        except ClusterError as error:
+            if error.diagnostics and error.diagnostics[0].code == "K504":
+                found: dict[str, Resource] | None = None
+            else:
+                raise
+        else:
+            found = {
+                r["kind"]: Resource(group, version, r["kind"], r["name"], bool(r.get("namespaced")))
+                for r in (listing or {}).get("resources", []) if "/" not in r["name"]
+            }
+        with self._discovery_lock:
+            self._discovery[api_version] = found
+        return found
+
+    def resource(self, api_version: str, kind: str) -> Resource | None:
+        served = self.resources(api_version)
+        return None if served is None else served.get(kind)
+
+    def preferred_versions(self, group: str) -> list[str]:
+        """Every version the server serves for a group (preferred first), for finding old objects."""
+        if not group:
+            return ["v1"]
+        try:
+            info = self.send(Request("GET", f"/apis/{group}", what=f"discover {group}"))
+        except ClusterError as error:
+            if error.diagnostics and error.diagnostics[0].code == "K504":
+                return []
+            raise
+        preferred = (info.get("preferredVersion") or {}).get("version")
+        versions = [v["version"] for v in info.get("versions", [])]
+        return sorted(versions, key=lambda v: v != preferred)
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def list(self, resource: Resource, namespace: str | None, *, label_selector: str | None = None
+             ) -> list[dict[str, Any]]:
+        """Every object of a kind matching a selector, following `continue` pages."""
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            query = [("limit", "500")]
+            if label_selector:
+                query.append(("labelSelector", label_selector))
+            if token:
+                query.append(("continue", token))
+            page = self.send(Request("GET", resource.collection(namespace), tuple(query),
+                                     what=f"list {resource.kind} in {namespace or 'the cluster'}"))
+            for item in page.get("items") or []:
+                item.setdefault("apiVersion", resource.api_version)
+                item.setdefault("kind", resource.kind)
+                items.append(item)
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+
+    def get(self, resource: Resource, namespace: str | None, name: str) -> dict[str, Any] | None:
+        try:
+            obj = self.send(Request("GET", resource.item(namespace, name),
+                                    what=f"read {resource.kind} {namespace}/{name}"))
+        except ClusterError as error:
+            if error.diagnostics and error.diagnostics[0].code == "K504":
+                return None
+            raise
+        return dict(obj) if isinstance(obj, dict) else None
+
+    # -- writing -------------------------------------------------------------------------------------
+
+    def apply(self, resource: Resource, obj: Mapping[str, Any], *, dry_run: bool = False,
+              force: bool = False, field_manager: str = FIELD_MANAGER) -> dict[str, Any]:
+        """Server-side apply (PATCH application/apply-patch+yaml; JSON is YAML) as `field_manager`."""
+        meta = obj.get("metadata") or {}
+        namespace, name = meta.get("namespace"), meta["name"]
+        query = [("fieldManager", field_manager)]
+        if force:
+            query.append(("force", "true"))
+        if dry_run:
+            query.append(("dryRun", "All"))
+        verb = "preview" if dry_run else "apply"
+        result = self.send(Request("PATCH", resource.item(namespace, name), tuple(query), obj, APPLY_PATCH,
+                                   what=f"{verb} {resource.kind} {namespace}/{name}"))
+        return dict(result)
+
+    def delete(self, resource: Resource, namespace: str | None, name: str, *,
+               uid: str | None = None, propagation: str = "Foreground") -> bool:
+        """Delete one object (foreground: dependents first). False when it was already gone. With
+        `uid`, only that very object is deleted, never a same-named successor."""
+        body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": propagation}
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        try:
+            self.send(Request("DELETE", resource.item(namespace, name), body=body,
+                              what=f"delete {resource.kind} {namespace}/{name}"))
+        except ClusterError as error:
+            if error.diagnostics and error.diagnostics[0].code == "K504":
+                return False
+            raise
+        return True
+
+    def create(self, resource: Resource, namespace: str | None, obj: Mapping[str, Any]) -> dict[str, Any]:
+        name = (obj.get("metadata") or {}).get("name", "")
+        return dict(self.send(Request("POST", resource.collection(namespace), body=dict(obj),
+                                      what=f"create {resource.kind} {namespace}/{name}")))
+
+    def replace(self, resource: Resource, namespace: str | None, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """PUT with the object's resourceVersion: a concurrent writer gets 409, not a silent overwrite."""
+        name = obj["metadata"]["name"]
+        return dict(self.send(Request("PUT", resource.item(namespace, name), body=dict(obj),
+                                      what=f"update {resource.kind} {namespace}/{name}")))
+
+    def patch_status(self, resource: Resource, namespace: str | None, name: str,
+                     status: Mapping[str, Any]) -> dict[str, Any]:
+        """Merge-patch the status subresource (what a controller does; tests drive readiness with it)."""
+        return dict(self.send(Request("PATCH", resource.item(namespace, name) + "/status",
+                                      body={"status": dict(status)}, content_type=MERGE_PATCH,
+                                      what=f"update status of {resource.kind} {namespace}/{name}")))
+
+
+def _status_message(payload: Any) -> str:
+    if isinstance(payload, dict):
+        return str(payload.get("message") or payload.get("reason") or "")
+    return ""
+
+
+def _causes(payload: Any) -> list[str]:
+    details = payload.get("details") if isinstance(payload, dict) else None
+    causes = (details or {}).get("causes") or []
+    out = []
+    for cause in causes:
+        field_name, message = cause.get("field"), cause.get("message")
+        out.append(f"{field_name}: {message}" if field_name else str(message))
+    return out
+
+
+def _error(code: str, message: str, hint: str | None = None) -> ClusterError:
+    return ClusterError([Diagnostic(code, message, hint=hint, severity=Severity.ERROR)])
+
+
+def _incluster_namespace() -> str | None:
+    try:
+        with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace", encoding="utf-8") as handle:
+            return handle.read().strip() or None
+    except OSError:
+        return None

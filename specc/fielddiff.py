@@ -1,0 +1,275 @@
+"""Field-level comparison of Kubernetes objects: what changed, in which fields, masked where secret.
+
+Takes plain dicts; returns `FieldChange`s. Pure. Three tools, used by plans and spec diffs:
+
+- `covers(desired, live)`: does the live object already hold every field specc sends, with the
+  same value? (List items are matched in order and must be as many; extra fields the server or other
+  managers added are ignored.) Decides "no change" without asking the server.
+- `owned_paths(live, manager)`: the fields a field manager owns, read from `managedFields`
+  (fieldsV1), so that a field specc used to set and no longer sends counts as a change.
+- `field_changes(before, after, shape)`: the differences between two objects, restricted to the
+  fields in `shape` (what specc manages), with lists of named items aligned by name. Uses deepdiff.
+
+Paths are dotted, named list items are shown by name: `spec.template.spec.containers[name=mlserver].image`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+ABSENT: Any = type("Absent", (), {"__repr__": lambda self: "<absent>"})()
+
+SENSITIVE_ENV = re.compile(r"(?i)(pass(word)?|secret|token|api[-_]?key|credential|private[-_]?key|auth)")
+SENSITIVE_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
+MASK = "(sensitive value)"
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    path: str
+    before: Any
+    after: Any
+    sensitive: bool = False
+
+    @property
+    def kind(self) -> str:
+        if self.before is ABSENT:
+            return "add"
+        if self.after is ABSENT:
+            return "remove"
+        return "change"
+
+    def shown(self) -> tuple[Any, Any]:
+        """(before, after) as a reporter may show them: secrets masked, but a change stays visible."""
+        if not self.sensitive:
+            return self.before, self.after
+        return (ABSENT if self.before is ABSENT else MASK, ABSENT if self.after is ABSENT else MASK)
+
+
+# -- "is the live object already what we want?" -----------------------------------------------------
+
+def covers(desired: Any, live: Any) -> bool:
+    if isinstance(desired, dict):
+        if not isinstance(live, dict):
+            return False
+        return all(k in live and covers(v, live[k]) for k, v in desired.items())
+    if isinstance(desired, list):
+        if not isinstance(live, list) or len(desired) != len(live):
+            return False
+        return all(covers(d, v) for d, v in zip(desired, live, strict=True))
+    if _number(desired) and _number(live):
+        return bool(desired == live)  # 2 and 2.0 are the same JSON number
+    return bool(desired == live and type(desired) is type(live))
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# -- managedFields ----------------------------------------------------------------------------------
+
+PathStep = tuple[str, Any]  # ("f", "spec") | ("k", {"name": "x"}) | ("v", value) | ("i", 3)
+
+
+def owned_paths(live: dict[str, Any], manager: str, operation: str = "Apply") -> list[tuple[PathStep, ...]]:
+    """Leaf paths owned by `manager` (fieldsV1), e.g. (("f","spec"),("f","replicas"))."""
+    paths: list[tuple[PathStep, ...]] = []
+    for entry in (live.get("metadata") or {}).get("managedFields") or []:
+        if entry.get("manager") != manager or entry.get("operation") != operation:
+            continue
+        if entry.get("subresource"):
+            continue
+        paths.extend(_walk_fields(entry.get("fieldsV1") or {}, ()))
+    return paths
+
+
+def _walk_fields(node: dict[str, Any], prefix: tuple[PathStep, ...]) -> Iterator[tuple[PathStep, ...]]:
+    children = {k: v for k, v in node.items() if k != "."}
+    if not children:
+        if prefix:
+            yield prefix
+        return
+    for key, child in children.items():
+        kind, _, raw = key.partition(":")
+        value: Any = raw
+        if kind in ("k", "v"):
+            value = json.loads(raw)
+        elif kind == "i":
+            value = int(raw)
+        yield from _walk_fields(child if isinstance(child, dict) else {}, (*prefix, (kind, value)))
+
+
+def has_path(obj: Any, path: tuple[PathStep, ...]) -> bool:
+    """Does `obj` contain this fieldsV1 path?"""
+    node = obj
+    for kind, value in path:
+        if kind == "f":
+            if not isinstance(node, dict) or value not in node:
+                return False
+            node = node[value]
+        elif kind == "k":
+            if not isinstance(node, list):
+                return False
+            match = [item for item in node if isinstance(item, dict)
+                     and all(_key_equal(item.get(k), v) for k, v in value.items())]
+            if not match:
+                return False
+            node = match[0]
+        elif kind == "v":
+            if not isinstance(node, list) or value not in node:
+                return False
+            node = value
+        elif kind == "i":
+            if not isinstance(node, list) or value >= len(node):
+                return False
+            node = node[value]
+    return True
+
+
+def _key_equal(actual: Any, key: Any) -> bool:
+    # Keys in fieldsV1 are JSON: a containerPort 8080 is the number 8080, a protocol "TCP" a string.
+    return bool(actual == key)
+
+
+def removed_fields(desired: dict[str, Any], live: dict[str, Any], manager: str) -> list[tuple[PathStep, ...]]:
+    """Fields `manager` set on `live` that `desired` no longer has (an apply would remove them)."""
+    return [p for p in owned_paths(live, manager) if not has_path(desired, p)]
+
+
+# -- differences -----------------------------------------------------------------------------------
+
+def project(obj: Any, shape: Any) -> Any:
+    """The part of `obj` that has the shape of `shape` (named list items are matched by name)."""
+    if isinstance(shape, dict):
+        if not isinstance(obj, dict):
+            return obj
+        return {k: project(obj[k], v) for k, v in shape.items() if k in obj}
+    if isinstance(shape, list):
+        if not isinstance(obj, list):
+            return obj
+        if _named(shape) and _named(obj):
+            by_name = {item["name"]: item for item in obj}
+            out = [project(by_name[item["name"]], item) for item in shape if item["name"] in by_name]
+            out += [item for item in obj if item["name"] not in {s["name"] for s in shape}]
+            return out
+        return [project(o, shape[i]) if i < len(shape) else o for i, o in enumerate(obj)]
+    return obj
+
+
+def union_shape(a: Any, b: Any) -> Any:
+    """A shape covering the fields of both `a` and `b`."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {k: union_shape(a.get(k, ABSENT), b.get(k, ABSENT)) if k in a and k in b
+                else (a[k] if k in a else b[k]) for k in {*a, *b}}
+    if isinstance(a, list) and isinstance(b, list):
+        if _named(a) and _named(b):
+            by_name = {item["name"]: item for item in b}
+            merged = [union_shape(item, by_name[item["name"]]) if item["name"] in by_name else item for item in a]
+            return merged + [item for item in b if item["name"] not in {x["name"] for x in a}]
+        return [union_shape(a[i], b[i]) if i < len(a) and i < len(b) else (a[i] if i < len(a) else b[i])
+                for i in range(max(len(a), len(b)))]
+    return a if a is not ABSENT else b
+
+
+def field_changes(before: Any, after: Any, *, kind: str = "", shape: Any = None) -> list[FieldChange]:
+    """Differences between `before` and `after` (ABSENT for a missing object), within `shape`."""
+    from deepdiff import DeepDiff
+    from deepdiff.helper import CannotCompare
+
+    if before is ABSENT or after is ABSENT:
+        present = after if before is ABSENT else before
+        leaves = [(p, v) for p, v in _leaves(present, ())]
+        return [FieldChange(_render(present, p), ABSENT if before is ABSENT else v,
+                            v if before is ABSENT else ABSENT, _sensitive(kind, present, p))
+                for p, v in leaves]
+    if shape is not None:
+        before, after = project(before, shape), project(after, shape)
+
+    def by_name(x: Any, y: Any, level: Any = None) -> bool:
+        if isinstance(x, dict) and isinstance(y, dict) and "name" in x and "name" in y:
+            return bool(x["name"] == y["name"])
+        raise CannotCompare() from None
+
+    tree = DeepDiff(before, after, view="tree", iterable_compare_func=by_name, verbose_level=2)
+    changes: list[FieldChange] = []
+    for report, items in tree.items():
+        if report == "iterable_item_moved":
+            continue  # order of named items: the server merges by name
+        for item in items:
+            use_after = report not in ("dictionary_item_removed", "iterable_item_removed")
+            path = tuple(item.path(output_format="list", use_t2=use_after))
+            root = after if use_after else before
+            old = ABSENT if report in ("dictionary_item_added", "iterable_item_added") else item.t1
+            new = ABSENT if not use_after else item.t2
+            if isinstance(old, dict) or isinstance(new, dict) or isinstance(old, list) or isinstance(new, list):
+                # Expand a whole added/removed subtree into leaves, so every field shows its value.
+                for sub, value in _leaves(new if new is not ABSENT else old, ()):
+                    full = (*path, *sub)
+                    before_value = ABSENT if old is ABSENT else _get(old, sub)
+                    after_value = ABSENT if new is ABSENT else _get(new, sub)
+                    if before_value != after_value:
+                        changes.append(FieldChange(_render(root, full), before_value, after_value,
+                                                   _sensitive(kind, root, full)))
+                continue
+            changes.append(FieldChange(_render(root, path), old, new, _sensitive(kind, root, path)))
+    return sorted(changes, key=lambda c: c.path)
+
+
+def _named(items: list[Any]) -> bool:
+    return bool(items) and all(isinstance(i, dict) and isinstance(i.get("name"), str) for i in items)
+
+
+def _leaves(node: Any, prefix: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    if isinstance(node, dict) and node:
+        for key in sorted(node):
+            yield from _leaves(node[key], (*prefix, key))
+    elif isinstance(node, list) and node and any(isinstance(i, (dict, list)) for i in node):
+        for index, item in enumerate(node):
+            yield from _leaves(item, (*prefix, index))
+    else:
+        yield prefix, node
+
+
+def _get(node: Any, path: Iterable[Any]) -> Any:
+    for part in path:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return ABSENT
+    return node
+
+
+def _render(root: Any, path: tuple[Any, ...]) -> str:
+    out = ""
+    node = root
+    for part in path:
+        if isinstance(part, int):
+            item = node[part] if isinstance(node, list) and part < len(node) else None
+            if isinstance(item, dict) and isinstance(item.get("name"), str):
+                out += f"[name={item['name']}]"
+            else:
+                out += f"[{part}]"
+            node = item
+        else:
+            key = str(part)
+            out += (f".{key}" if out else key) if re.fullmatch(r"[A-Za-z0-9_-]+", key) else f'["{key}"]'
+            node = node.get(part) if isinstance(node, dict) else None
+    return out
+
+
+def _sensitive(kind: str, root: Any, path: tuple[Any, ...]) -> bool:
+    if kind == "Secret" and path and path[0] in ("data", "stringData"):
+        return True
+    if len(path) >= 3 and path[0] == "metadata" and path[1] == "annotations" and path[2] in SENSITIVE_ANNOTATIONS:
+        return True
+    # A literal env value whose name says it is a secret: `env[name=API_TOKEN].value`.
+    for i, part in enumerate(path):
+        if part == "env" and len(path) > i + 2 and path[i + 2] == "value":
+            item = _get(root, path[: i + 2])
+            if isinstance(item, dict) and SENSITIVE_ENV.search(str(item.get("name", ""))):
+                return True
+    return False

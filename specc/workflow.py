@@ -1,0 +1,148 @@
+"""The plan and apply workflows: compose compile, target reads, `make_plan` and `apply_plan`.
+
+Takes a parsed spec (or a saved plan) and where to act; returns plans and apply results. This is the
+layer the CLI calls; it owns the order of operations (connect, ask the server its version, compile for
+it, lock, read, plan, apply, release) but neither prints nor decides anything the stages decide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from specc import applyset
+from specc.apply import ApplyOptions, ApplyResult, Progress, apply_plan
+from specc.cluster import Cluster, RetryPolicy
+from specc.diagnostics import Diagnostic, PlanError
+from specc.lock import Lock
+from specc.objects import DesiredObject, DesiredSet, sort_objects
+from specc.pipeline import Compiled, compile_document
+from specc.plan import Action, Plan, make_plan
+from specc.registry import Registry, load_registry
+from specc.source import SourceDocument
+from specc.targets import ClusterRead, ClusterTarget, DirectoryTarget
+
+
+@dataclass(frozen=True)
+class Connection:
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None
+    request_timeout: float = 30.0
+
+    def connect(self) -> Cluster:
+        policy = RetryPolicy(read_timeout=self.request_timeout, deadline=max(60.0, self.request_timeout * 4))
+        return Cluster.connect(kubeconfig=self.kubeconfig, context=self.context, policy=policy)
+
+
+@dataclass
+class ClusterPlan:
+    plan: Plan
+    read: ClusterRead
+    target: ClusterTarget
+    compiled: Compiled | None
+
+
+def _empty(desired: DesiredSet) -> DesiredSet:
+    return DesiredSet(desired.spec_name, desired.namespace, ())
+
+
+def _replace_paths(compiled: Compiled, registry: Registry) -> dict:  # type: ignore[type-arg]
+    return {o.key: registry.backends[o.backend].replace_paths(o.body) for o in compiled.desired
+            if o.backend in registry.backends}
+
+
+def plan_cluster(document: SourceDocument, cluster: Cluster, *, namespace: str | None = None,
+                 registry: Registry | None = None, force_conflicts: bool = False,
+                 destroy: bool = False) -> ClusterPlan:
+    """Plan against a cluster: compile for the server's version, read the set's live objects, diff."""
+    registry = registry or load_registry()
+    version = cluster.version()
+    compiled = compile_document(document, kube_version=version, namespace=namespace, registry=registry)
+    desired = _empty(compiled.desired) if destroy else compiled.desired
+    target = ClusterTarget(cluster, compiled.desired.namespace)
+    read = target.read(desired, registry, force_conflicts=force_conflicts)
+    plan = make_plan(
+        desired, read.state, applyset_id=applyset.spec_applyset_id(desired.spec_name, desired.namespace),
+        target=target.description, replace_paths=_replace_paths(compiled, registry), allow_empty=destroy,
+        warnings=[*compiled.warnings, *read.warnings], spec_file=document.name,
+        spec_text=repr(document.data),
+    )
+    return ClusterPlan(plan, read, target, compiled)
+
+
+def plan_directory(document: SourceDocument, root: Path, *, kube_version: tuple[int, int] | None = None,
+                   namespace: str | None = None, registry: Registry | None = None,
+                   destroy: bool = False) -> tuple[Plan, DirectoryTarget]:
+    registry = registry or load_registry()
+    compiled = compile_document(document, kube_version=kube_version, namespace=namespace, registry=registry)
+    desired = _empty(compiled.desired) if destroy else compiled.desired
+    target = DirectoryTarget(root)
+    state, warnings = target.read(desired)
+    plan = make_plan(
+        desired, state, applyset_id=applyset.spec_applyset_id(desired.spec_name, desired.namespace),
+        target=target.description, replace_paths=_replace_paths(compiled, registry), allow_empty=destroy,
+        warnings=[*compiled.warnings, *warnings], spec_file=document.name, spec_text=repr(document.data),
+    )
+    return plan, target
+
+
+def apply_directory(plan: Plan, target: DirectoryTarget) -> tuple[int, int]:
+    """Write created/changed objects, remove deleted ones; returns (written, removed)."""
+    upserts = [(c.key, plan.desired[c.key]) for c in plan.changes
+               if c.action in (Action.CREATE, Action.UPDATE, Action.REPLACE)]
+    deletes = [c.key for c in plan.changes if c.action is Action.DELETE]
+    target.write(upserts, deletes)
+    return len(upserts), len(deletes)
+
+
+def apply_cluster(planned: ClusterPlan, registry: Registry, options: ApplyOptions, progress: Progress,
+                  lock: Lock | None, *, destroy: bool = False) -> ApplyResult:
+    return apply_plan(planned.plan, planned.read, planned.target, registry, options, progress, lock,
+                      destroy=destroy)
+
+
+def desired_from_plan(plan: Plan) -> DesiredSet:
+    models = {c.key: (c.model, c.backend) for c in plan.changes}
+    objects = [DesiredObject(key, *models[key], body) for key, body in plan.desired.items() if key in models]
+    return DesiredSet(plan.spec_name, plan.namespace, sort_objects(objects))
+
+
+def reread_for_saved_plan(plan: Plan, cluster: Cluster, registry: Registry) -> ClusterPlan:
+    """Read the cluster again for a saved plan and refuse it if anything it read has changed since."""
+    target = ClusterTarget(cluster, plan.namespace)
+    if plan.target != target.description:
+        raise PlanError.single("P609", f"the saved plan was made for {plan.target}, not {target.description}",
+                               hint="apply it with the same --context, or plan again")
+    desired = desired_from_plan(plan)
+    read = target.read(desired, registry, preview=False)
+    stale: list[Diagnostic] = []
+    planned = {c.key: c for c in plan.changes}
+    for change in plan.changes:
+        live = read.state.objects.get(change.key)
+        now = (live or {}).get("metadata", {}).get("resourceVersion") if live else None
+        if change.action is Action.CREATE:
+            if live is not None:
+                stale.append(Diagnostic("P610", f"{change.key} was created by someone else since the plan"))
+        elif now != change.live_resource_version:
+            was = change.live_resource_version or "absent"
+            stale.append(Diagnostic("P610", f"{change.key} changed since the plan (resourceVersion {was} -> "
+                                    f"{now or 'deleted'})"))
+    for key in read.state.objects:
+        if key not in planned:
+            stale.append(Diagnostic("P610", f"{key} joined the set since the plan"))
+    if stale:
+        raise PlanError([*stale, Diagnostic("P611", "the saved plan is stale: nothing was applied",
+                                            hint="run specc plan again")])
+    return ClusterPlan(plan, read, target, None)
+
+
+def run_locked(cluster: Cluster, namespace: str, spec_name: str, lock_timeout: float,
+               body: Callable[[Lock], None], operation: str = "apply") -> None:
+    lock = Lock(cluster, namespace, spec_name, operation=operation)
+    lock.acquire(lock_timeout)
+    try:
+        body(lock)
+    finally:
+        lock.release()

@@ -31,7 +31,7 @@ from specc.diagnostics import ApplyError, ClusterError, Diagnostic
 from specc.lock import Lock
 from specc.objects import STAGES, CUSTOM_STAGE, Manifest, ObjectKey, stage_of
 from specc.plan import Action, Change, Plan
-from specc.readiness import core_readiness
+from specc.readiness import IMMEDIATE, core_readiness
 from specc.registry import Registry
 from specc.targets import NAMESPACE, PARENT, ClusterRead, ClusterTarget
 
@@ -112,7 +112,7 @@ def apply_plan(plan: Plan, read: ClusterRead, target: ClusterTarget, registry: R
             raise ApplyError(_stopped(failures, result, "applying"))
 
     must_wait = {m.model for m in plan.migrations}
-    waiting = [c for c in changing if options.wait or c.model in must_wait]
+    waiting = [c for c in changing if (options.wait or c.model in must_wait) and c.key.kind not in IMMEDIATE]
     if waiting:
         result.ready = _wait(cluster, read, registry, waiting, options, progress)
 

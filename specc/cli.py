@@ -436,7 +436,10 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except SpeccError as error:
         _echo_err(diagnostics_text(error.diagnostics))
         sys.exit(error.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as abort:
+        if isinstance(abort.__context__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            click.echo("interrupted", err=True)
+            sys.exit(130)
         click.echo("aborted", err=True)
         sys.exit(1)
     except click.ClickException as error:

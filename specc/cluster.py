@@ -186,8 +186,15 @@ class Cluster:
         configuration.retries = False  # retries are ours, with backoff and Retry-After
         configuration.connection_pool_maxsize = 16
         configuration.debug = False  # the client's debug mode prints Authorization headers
+        if not configuration.verify_ssl:
+            # The kubeconfig asked for insecure-skip-tls-verify; urllib3 would warn on every request.
+            import warnings
+
+            import urllib3
+
+            warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
         api_client = client.ApiClient(configuration)
-        secrets = tuple(v for v in (configuration.api_key or {}).values() if isinstance(v, str))
+        secrets = tuple(v.split(" ", 1)[-1] for v in (configuration.api_key or {}).values() if isinstance(v, str))
         return cls(server=configuration.host, context=context, namespace=namespace, api_client=api_client,
                    policy=policy, secrets=secrets)
 
@@ -219,9 +226,10 @@ class Cluster:
 
     def _once(self, request: Request, urllib3: Any) -> tuple[int, Mapping[str, str], Any, str | None]:
         headers = {"Accept": JSON, "User-Agent": f"specc/{__version__}"}
-        token = self._api.configuration.get_api_key_with_prefix("authorization")
-        if token:
-            headers["Authorization"] = token
+        # auth_settings() also runs the kubeconfig's refresh hook (exec plugins, expiring tokens).
+        for setting in self._api.configuration.auth_settings().values():
+            if setting.get("in") == "header" and setting.get("value"):
+                headers[setting["key"]] = setting["value"]
         body: bytes | None = None
         if request.body is not None:
             headers["Content-Type"] = request.content_type

@@ -269,14 +269,23 @@ def make_plan(desired: DesiredSet, state: LiveState, *, applyset_id: str, target
     desired_backends = {o.model: o.backend for o in desired}
     for obj in desired:
         live = state.objects.get(obj.key)
+        if live is not None and _terminating(live):
+            # Still being deleted (finalizers, foreground deletion): applying to it would be lost
+            # with it. Apply waits until it is gone, then creates it again.
+            meta = live.get("metadata") or {}
+            changes.append(Change(obj.key, obj.model, obj.backend, Action.REPLACE, str(obj.body.get("apiVersion")),
+                                  tuple(field_changes(ABSENT, _comparable(obj.body), kind=obj.key.kind)),
+                                  "the live object is being deleted; it is created again once it is gone",
+                                  live_resource_version=meta.get("resourceVersion"), live_uid=meta.get("uid")))
+            continue
         changes.append(_desired_change(obj.key, obj.model, obj.backend, obj.body, live,
                                        state.previews.get(obj.key), state.server_side,
                                        replace_paths.get(obj.key, ())))
     desired_keys = {o.key for o in desired}
     migrations: dict[str, Migration] = {}
     for key, live in sorted(state.objects.items()):
-        if key in desired_keys:
-            continue
+        if key in desired_keys or _terminating(live):
+            continue  # desired, or already on its way out
         meta = live.get("metadata") or {}
         model = (meta.get("labels") or {}).get(MODEL_LABEL, "")
         backend = (meta.get("annotations") or {}).get(BACKEND_ANNOTATION, "")
@@ -306,6 +315,10 @@ def make_plan(desired: DesiredSet, state: LiveState, *, applyset_id: str, target
         warnings=tuple(warnings), spec_file=spec_file,
         spec_sha256=hashlib.sha256(spec_text.encode()).hexdigest() if spec_text is not None else None,
     )
+
+
+def _terminating(live: Manifest) -> bool:
+    return bool((live.get("metadata") or {}).get("deletionTimestamp"))
 
 
 def _desired_change(key: ObjectKey, model: str, backend: str, body: Manifest, live: Manifest | None,

@@ -14,7 +14,16 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from specc.backend_api import Backend, BackendOptions, Manifest, ModelIR, Problem, Severity, StorageRef, Target
+from specc.backend_api import (
+    Backend,
+    BackendOptions,
+    Manifest,
+    ModelIR,
+    Problem,
+    Severity,
+    StorageRef,
+    Target,
+)
 from specc.backend_api.workload import (
     STORAGE_INITIALIZER_IMAGE,
     ContainerPort,
@@ -27,7 +36,6 @@ from specc.backend_api.workload import (
     split_replicas,
     tcp_probes,
 )
-
 from specc_kubernetes.engines import DEFAULT_ENGINE, ENGINES, engine_for
 
 FETCHED_SCHEMES = ("s3", "gs", "https", "http", "azure", "hf")

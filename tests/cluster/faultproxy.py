@@ -22,6 +22,7 @@ class Fault:
 
     path: str
     times: int
+    unless: str | None = None  # requests whose path contains this pass through
     status: int = 503
     retry_after: str | None = None
     hang_seconds: float = 0.0
@@ -39,7 +40,7 @@ class FaultProxy:
     def take(self, path: str) -> Fault | None:
         with self.lock:
             for fault in self.faults:
-                if fault.path in path and fault.times > 0:
+                if fault.path in path and fault.times > 0 and not (fault.unless and fault.unless in path):
                     fault.times -= 1
                     return fault
         return None

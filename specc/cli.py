@@ -109,14 +109,16 @@ def backends() -> None:
 @click.option("--backend", "backend", metavar="NAME", help="Compile every model for this backend.")
 @click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write one file per object into this directory instead of printing.")
+@click.option("--namespace", "-n", help="Override metadata.namespace of the spec.")
 @kube_version_option
-def render(file: str, backend: str | None, output_dir: Path | None, kube_version: tuple[int, int] | None) -> None:
+def render(file: str, backend: str | None, output_dir: Path | None, namespace: str | None,
+           kube_version: tuple[int, int] | None) -> None:
     """Compile a spec into Kubernetes objects (multi-document YAML, byte-identical on every run)."""
     from specc.manifest_yaml import dump, dump_all
     from specc.objects import file_name
     from specc.pipeline import compile_file
 
-    compiled = compile_file(file, kube_version=kube_version, backend=backend)
+    compiled = compile_file(file, kube_version=kube_version, backend=backend, namespace=namespace)
     _echo_err(diagnostics_text(compiled.warnings))
     if output_dir is None:
         click.echo(dump_all(o.body for o in compiled.desired), nl=False)
@@ -328,30 +330,49 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
     cluster = connection.connect()
     options = ApplyOptions(force_conflicts=force_conflicts, wait=wait, timeout=timeout,
                            create_namespace=create_namespace)
-    document = None if saved is not None else read_spec(file)
-    spec_name, spec_namespace = _identity(saved, document, namespace)
-    if create_namespace:
-        _ensure_namespace(cluster, spec_namespace)
+    progress = _progress_printer(colour)
+    lock_name = "destroy" if destroy else "apply"
+    if saved is not None:
+        def apply_saved(lock: Any) -> None:
+            planned = reread_for_saved_plan(saved, cluster, registry)
+            result = apply_cluster(planned, registry, options, progress, lock)
+            click.echo(_done(result))
+
+        run_locked(cluster, saved.namespace, saved.spec_name, lock_timeout, apply_saved, lock_name)
+        return
+
+    document = read_spec(file)
+    # A first look without the lock and without previews: an apply with nothing to do writes nothing,
+    # not even the lock.
+    first = plan_cluster(document, cluster, namespace=namespace, registry=registry, destroy=destroy, preview=False)
+    if not first.plan.has_changes and (first.read.parent is not None or destroy):
+        click.echo(plan_text(first.plan, colour=colour), nl=False)
+        click.echo("Apply complete: nothing to do.")
+        return
+    if create_namespace and not first.read.namespace_exists:
+        _ensure_namespace(cluster, first.plan.namespace)
 
     def locked(lock: Any) -> None:
-        if saved is not None:
-            planned = reread_for_saved_plan(saved, cluster, registry)
-        else:
-            assert document is not None
-            planned = plan_cluster(document, cluster, namespace=namespace, registry=registry,
-                                   force_conflicts=force_conflicts, destroy=destroy)
-            click.echo(plan_text(planned.plan, colour=colour), nl=False)
+        # Planned again under the lock: no other specc run can change the set between plan and apply.
+        planned = plan_cluster(document, cluster, namespace=namespace, registry=registry,
+                               force_conflicts=force_conflicts, destroy=destroy, preview_creates=False,
+                               compiled=first.compiled)
+        click.echo(plan_text(planned.plan, colour=colour), nl=False)
         if not planned.plan.has_changes and planned.read.parent is not None:
             click.echo("Apply complete: nothing to do.")
             return
-        if saved is None and not _confirm(auto_approve, question):
+        if not _confirm(auto_approve, question):
             click.echo("Apply cancelled.")
             return
-        result = apply_cluster(planned, registry, options, _progress_printer(colour), lock, destroy=destroy)
-        click.echo(f"Apply complete: {len(result.applied)} applied, {len(result.deleted)} deleted, "
-                   f"{len(result.ready)} ready.")
+        result = apply_cluster(planned, registry, options, progress, lock, destroy=destroy)
+        click.echo(_done(result))
 
-    run_locked(cluster, spec_namespace, spec_name, lock_timeout, locked, "destroy" if destroy else "apply")
+    run_locked(cluster, first.plan.namespace, first.plan.spec_name, lock_timeout, locked, lock_name)
+
+
+def _done(result: Any) -> str:
+    return (f"Apply complete: {len(result.applied)} applied, {len(result.deleted)} deleted, "
+            f"{len(result.ready)} ready.")
 
 
 def _identity(saved: Any, document: Any, namespace: str | None) -> tuple[str, str]:

@@ -18,7 +18,6 @@ The finishing pass, the same for every backend:
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -104,7 +103,7 @@ def provenance_annotations(model: ModelIR) -> dict[str, str]:
 
 def finish(model: ModelIR, backend: Backend, raw: Manifest, target: Target, set_id: str) -> Manifest:
     """The shared finishing pass for one object of `model` (returns a new dict)."""
-    obj = copy.deepcopy(raw)
+    obj = _copy(raw)
     fallback = _API_FALLBACKS.get((obj.get("apiVersion", ""), obj.get("kind", "")))
     if fallback is not None and not target.at_least(*fallback[0]):
         obj["apiVersion"] = fallback[1]
@@ -126,6 +125,16 @@ def finish(model: ModelIR, backend: Backend, raw: Manifest, target: Target, set_
         for container in site.containers:
             _restricted_container(container)
     return _drop_empty_maps(obj)
+
+
+def _copy(node: Any) -> Any:
+    """A deep copy of JSON-like data (several times faster than copy.deepcopy): the finishing pass
+    writes into it, and a backend may share sub-dicts between objects."""
+    if isinstance(node, dict):
+        return {k: _copy(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_copy(v) for v in node]
+    return node
 
 
 def _restricted_pod(pod_spec: dict[str, Any]) -> None:

@@ -136,8 +136,46 @@ def _key_equal(actual: Any, key: Any) -> bool:
 
 
 def removed_fields(desired: dict[str, Any], live: dict[str, Any], manager: str) -> list[tuple[PathStep, ...]]:
-    """Fields `manager` set on `live` that `desired` no longer has (an apply would remove them)."""
-    return [p for p in owned_paths(live, manager) if not has_path(desired, p)]
+    """Fields `manager` set on `live` that `desired` no longer has (an apply would remove them).
+    Walks the managed fields and `desired` together, so the common case (nothing removed) never
+    builds the list of every owned path."""
+    removed: list[tuple[PathStep, ...]] = []
+    for entry in (live.get("metadata") or {}).get("managedFields") or []:
+        if entry.get("manager") == manager and entry.get("operation") == "Apply" and not entry.get("subresource"):
+            _missing(entry.get("fieldsV1") or {}, desired, (), removed)
+    return removed
+
+
+def _missing(fields: dict[str, Any], node: Any, prefix: tuple[PathStep, ...],
+             removed: list[tuple[PathStep, ...]]) -> None:
+    for key, child in fields.items():
+        if key == ".":
+            continue
+        kind, _, raw = key.partition(":")
+        step: PathStep
+        if kind == "f":
+            step = ("f", raw)
+            found = isinstance(node, dict) and raw in node
+            inner = node.get(raw) if found else None
+        elif kind == "k":
+            value = json.loads(raw)
+            step = ("k", value)
+            inner = next((i for i in node if isinstance(i, dict) and all(i.get(k) == v for k, v in value.items())),
+                         None) if isinstance(node, list) else None
+            found = inner is not None
+        elif kind == "v":
+            value = json.loads(raw)
+            step = ("v", value)
+            found = isinstance(node, list) and value in node
+            inner = value
+        else:  # "i": an index into an atomic-by-index list
+            step = ("i", int(raw))
+            found = isinstance(node, list) and int(raw) < len(node)
+            inner = node[int(raw)] if found else None
+        if not found:
+            removed.append((*prefix, step))
+        elif isinstance(child, dict) and any(k != "." for k in child):
+            _missing(child, inner, (*prefix, step), removed)
 
 
 # -- differences -----------------------------------------------------------------------------------
@@ -181,11 +219,9 @@ def field_changes(before: Any, after: Any, *, kind: str = "", shape: Any = None)
     from deepdiff.helper import CannotCompare
 
     if before is ABSENT or after is ABSENT:
-        present = after if before is ABSENT else before
-        leaves = [(p, v) for p, v in _leaves(present, ())]
-        return [FieldChange(_render(present, p), ABSENT if before is ABSENT else v,
-                            v if before is ABSENT else ABSENT, _sensitive(kind, present, p))
-                for p, v in leaves]
+        created = before is ABSENT
+        return [FieldChange(text, ABSENT if created else value, value if created else ABSENT, secret)
+                for text, value, secret in _rendered_leaves(after if created else before, kind)]
     if shape is not None:
         before, after = project(before, shape), project(after, shape)
 
@@ -221,6 +257,31 @@ def field_changes(before: Any, after: Any, *, kind: str = "", shape: Any = None)
 
 def _named(items: list[Any]) -> bool:
     return bool(items) and all(isinstance(i, dict) and isinstance(i.get("name"), str) for i in items)
+
+
+def _rendered_leaves(root: Any, kind: str) -> list[tuple[str, Any, bool]]:
+    """Every leaf of `root` as (rendered path, value, sensitive), in one walk (objects are big)."""
+    out: list[tuple[str, Any, bool]] = []
+
+    def walk(node: Any, text: str, path: tuple[Any, ...], secret: bool) -> None:
+        if isinstance(node, dict) and node:
+            for key in sorted(node):
+                name = str(key)
+                step = (f".{name}" if text else name) if _PLAIN_KEY.fullmatch(name) else f'["{name}"]'
+                walk(node[key], text + step, (*path, key), secret or _sensitive(kind, root, (*path, key)))
+        elif isinstance(node, list) and node and any(isinstance(i, (dict, list)) for i in node):
+            for index, item in enumerate(node):
+                named = isinstance(item, dict) and isinstance(item.get("name"), str)
+                step = f"[name={item['name']}]" if named else f"[{index}]"
+                walk(item, text + step, (*path, index), secret)
+        else:
+            out.append((text, node, secret))
+
+    walk(root, "", (), False)
+    return sorted(out, key=lambda leaf: leaf[0])
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def _leaves(node: Any, prefix: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], Any]]:

@@ -83,6 +83,7 @@ class LiveState:
     previews: Mapping[ObjectKey, Preview] = field(default_factory=dict)
     parent_group_kinds: frozenset[str] = frozenset()
     server_side: bool = True  # False for directory targets: files hold exactly what was written
+    differing: frozenset[ObjectKey] | None = None  # `needs_preview` already computed by the reader
 
 
 @dataclass(frozen=True)
@@ -258,8 +259,10 @@ def _comparable(body: Manifest) -> Manifest:
 def make_plan(desired: DesiredSet, state: LiveState, *, applyset_id: str, target: str,
               replace_paths: Mapping[ObjectKey, Sequence[Path]] | None = None,
               allow_empty: bool = False, warnings: Iterable[Diagnostic] = (),
-              spec_file: str | None = None, spec_text: str | None = None) -> Plan:
-    """Compare desired and live; every live member of the set that is not desired is deleted."""
+              spec_file: str | None = None, spec_text: str | None = None, details: bool = True) -> Plan:
+    """Compare desired and live; every live member of the set that is not desired is deleted.
+    Without `details` the actions are decided but field diffs of creates and unpreviewed updates
+    are left out (a quick look that only asks "is there anything to do?")."""
     if not desired.objects and not allow_empty:
         raise PlanError.single(
             "P603", "the desired set is empty: applying it would delete every object of this spec",
@@ -280,7 +283,7 @@ def make_plan(desired: DesiredSet, state: LiveState, *, applyset_id: str, target
             continue
         changes.append(_desired_change(obj.key, obj.model, obj.backend, obj.body, live,
                                        state.previews.get(obj.key), state.server_side,
-                                       replace_paths.get(obj.key, ())))
+                                       replace_paths.get(obj.key, ()), details, state.differing))
     desired_keys = {o.key for o in desired}
     migrations: dict[str, Migration] = {}
     for key, live in sorted(state.objects.items()):
@@ -322,18 +325,19 @@ def _terminating(live: Manifest) -> bool:
 
 
 def _desired_change(key: ObjectKey, model: str, backend: str, body: Manifest, live: Manifest | None,
-                    preview: Preview | None, server_side: bool, backend_replace: Sequence[Path]) -> Change:
+                    preview: Preview | None, server_side: bool, backend_replace: Sequence[Path],
+                    details: bool = True, differing: frozenset[ObjectKey] | None = None) -> Change:
     notes = _notes(body)
     api_version = str(body.get("apiVersion", ""))
     if live is None:
         stored = preview.result if preview and preview.result is not None else body
-        fields = field_changes(ABSENT, _comparable_shape(stored, body), kind=key.kind)
+        fields = field_changes(ABSENT, _comparable_shape(stored, body), kind=key.kind) if details else []
         return Change(key, model, backend, Action.CREATE, api_version, tuple(fields), notes=notes)
     meta = live.get("metadata") or {}
     rv, uid = meta.get("resourceVersion"), meta.get("uid")
     live_backend = (meta.get("annotations") or {}).get(BACKEND_ANNOTATION)
     previous = live_backend if live_backend and live_backend != backend else None
-    if server_side and _unchanged(body, live):
+    if server_side and (key not in differing if differing is not None else _unchanged(body, live)):
         return Change(key, model, backend, Action.NOOP, api_version, live_resource_version=rv, live_uid=uid)
     if not server_side:
         fields = field_changes(_comparable(live), _comparable(body), kind=key.kind)
@@ -351,8 +355,8 @@ def _desired_change(key: ObjectKey, model: str, backend: str, body: Manifest, li
         return Change(key, model, backend, Action.REPLACE, api_version, tuple(fields), replace, notes, rv, uid,
                       previous)
     if preview is None or preview.result is None:
-        # No server answer (a conflict): show what we would send against what is live.
-        fields = field_changes(live, body, kind=key.kind, shape=body)
+        # No server answer (a conflict, or no preview asked): what we would send against what is live.
+        fields = field_changes(live, body, kind=key.kind, shape=body) if details else []
         reason = f"conflict: {preview.conflict}" if preview and preview.conflict else None
         return Change(key, model, backend, Action.UPDATE, api_version, tuple(fields), reason, notes, rv, uid,
                       previous)

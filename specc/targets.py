@@ -54,7 +54,7 @@ class ClusterTarget:
         return self.cluster.version()
 
     def read(self, desired: DesiredSet, registry: Registry, *, force_conflicts: bool = False,
-             preview: bool = True) -> ClusterRead:
+             preview: bool = True, preview_creates: bool = True) -> ClusterRead:
         set_id = applyset.spec_applyset_id(desired.spec_name, self.namespace)
         parent = self.cluster.get(PARENT, self.namespace, applyset.parent_name(desired.spec_name))
         check_parent(parent)
@@ -63,10 +63,12 @@ class ClusterTarget:
         resources, warnings = self.resolve_kinds(desired, registry, previous_gks)
         live = self.list_members(resources, set_id)
         namespace_exists = self._namespace_exists()
+        differing = frozenset(needs_preview(desired, live))
         previews: dict[ObjectKey, Preview] = {}
         if preview and namespace_exists:
-            previews = self.preview(desired, live, resources, force_conflicts=force_conflicts)
-        state = LiveState(live, previews, frozenset(previous_gks), server_side=True)
+            previews = self.preview(desired, live, resources, differing, force_conflicts=force_conflicts,
+                                    creates=preview_creates)
+        state = LiveState(live, previews, frozenset(previous_gks), server_side=True, differing=differing)
         return ClusterRead(state, resources, parent, namespace_exists, warnings)
 
     def resolve_kinds(self, desired: DesiredSet, registry: Registry,
@@ -122,9 +124,11 @@ class ClusterTarget:
         return live
 
     def preview(self, desired: DesiredSet, live: Mapping[ObjectKey, Manifest], resources: Mapping[str, Resource],
-                *, force_conflicts: bool) -> dict[ObjectKey, Preview]:
-        """Dry-run apply the objects that differ from what is live (and only those)."""
-        keys = set(needs_preview(desired, live))
+                differing: frozenset[ObjectKey], *, force_conflicts: bool, creates: bool = True
+                ) -> dict[ObjectKey, Preview]:
+        """Dry-run apply the objects that differ from what is live (and only those; new objects only
+        with `creates`)."""
+        keys = {k for k in differing if creates or k in live}
         todo = [o for o in desired if o.key in keys]
 
         def one(obj: Any) -> tuple[ObjectKey, Preview | Diagnostic]:

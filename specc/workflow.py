@@ -55,19 +55,25 @@ def _replace_paths(compiled: Compiled, registry: Registry) -> dict:  # type: ign
 
 def plan_cluster(document: SourceDocument, cluster: Cluster, *, namespace: str | None = None,
                  registry: Registry | None = None, force_conflicts: bool = False,
-                 destroy: bool = False) -> ClusterPlan:
-    """Plan against a cluster: compile for the server's version, read the set's live objects, diff."""
+                 destroy: bool = False, preview: bool = True, preview_creates: bool = True,
+                 compiled: Compiled | None = None) -> ClusterPlan:
+    """Plan against a cluster: compile for the server's version, read the set's live objects, diff.
+    Without `preview`, changed objects are not dry-run: the plan knows what changes, not how the
+    server would store it; `preview_creates=False` skips only the dry-run of new objects (apply
+    writes them right after). `compiled` reuses an earlier compilation of the same document."""
     registry = registry or load_registry()
-    version = cluster.version()
-    compiled = compile_document(document, kube_version=version, namespace=namespace, registry=registry)
+    if compiled is None:
+        version = cluster.version()
+        compiled = compile_document(document, kube_version=version, namespace=namespace, registry=registry)
     desired = _empty(compiled.desired) if destroy else compiled.desired
     target = ClusterTarget(cluster, compiled.desired.namespace)
-    read = target.read(desired, registry, force_conflicts=force_conflicts)
+    read = target.read(desired, registry, force_conflicts=force_conflicts, preview=preview,
+                       preview_creates=preview_creates)
     plan = make_plan(
         desired, read.state, applyset_id=applyset.spec_applyset_id(desired.spec_name, desired.namespace),
         target=target.description, replace_paths=_replace_paths(compiled, registry), allow_empty=destroy,
         warnings=[*compiled.warnings, *read.warnings], spec_file=document.name,
-        spec_text=repr(document.data),
+        spec_text=repr(document.data), details=preview,
     )
     return ClusterPlan(plan, read, target, compiled)
 

@@ -68,20 +68,23 @@ def test_apply_then_plan_is_empty(capsys: pytest.CaptureFixture[str], kubeconfig
 
 
 def test_no_op_apply_writes_nothing(capsys: pytest.CaptureFixture[str], kubeconfig: Path, namespace: str,
-                                    cluster: Cluster) -> None:
-    from specc.registry import load_registry
-    from specc.source import read_spec
-    from specc.workflow import plan_cluster
+                                    control_plane: ControlPlane, tmp_path: Path) -> None:
+    import yaml
+
+    from .faultproxy import fault_proxy
 
     apply(capsys, kubeconfig, namespace, "two-models.yaml")
-    client = Cluster.connect(kubeconfig=str(kubeconfig))
-    planned = plan_cluster(read_spec(str(SPECS / "two-models.yaml")), client, namespace=namespace,
-                           registry=load_registry())
-    assert not planned.plan.has_changes
-    assert client.stats.writes == 0  # not even a dry-run
-    code, out, _ = specc(capsys, "apply", str(SPECS / "two-models.yaml"), *on(kubeconfig, namespace),
-                         "--auto-approve")
+    with fault_proxy(control_plane.server) as proxy:  # a proxy that sees every request
+        config = yaml.safe_load(kubeconfig.read_text())
+        for entry in config["clusters"]:
+            entry["cluster"] = {"server": proxy.url}
+        watched = tmp_path / "kubeconfig"
+        watched.write_text(yaml.safe_dump(config))
+        code, out, _ = specc(capsys, "apply", str(SPECS / "two-models.yaml"), *on(watched, namespace),
+                             "--auto-approve")
     assert code == 0 and "nothing to do" in out
+    methods = [m for m, _, _ in proxy.seen]
+    assert methods and set(methods) == {"GET"}  # no write, no dry-run, not even the lock
 
 
 def test_edit_shows_the_field_diff_then_applies(capsys: pytest.CaptureFixture[str], kubeconfig: Path,

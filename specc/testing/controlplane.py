@@ -5,11 +5,13 @@ binary, installing/building them once per machine into a cache outside the repos
 (`$SPECC_CACHE_DIR`, else `${XDG_CACHE_HOME:-~/.cache}/specc`); `$SPECC_KUBE_APISERVER` and
 `$SPECC_ETCD` point it at existing binaries instead. On Debian it apt-installs etcd-server and the
 build tools, adds a deb-src entry derived from the machine's own apt sources, builds kube-apiserver
-from the Debian `kubernetes` source package and drops the build tree afterwards.
+from the Debian `kubernetes` source package (with the vendored reflect2 fixed for Go >= 1.18, see
+`patch_reflect2_for_go118`) and drops the build tree afterwards.
 
 Returns: a `ControlPlane` (context manager) that runs etcd and kube-apiserver on free loopback
 ports with fresh temporary data, exposing a kubeconfig path, the server URL and two bearer tokens:
-`admin` (group system:masters) and `restricted` (no groups, so RBAC forbids it nearly everything).
+`admin` (group system:masters) and `restricted` (no groups, so RBAC forbids it nearly everything:
+403 on any list). No controller-manager runs: objects are stored and validated, never reconciled.
 `install_crds()` installs the serving CRDs (the shared upstream ones, or small schemaless stand-ins
 for the same kinds) and waits until they are served.
 
@@ -44,6 +46,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -97,11 +100,19 @@ def _tail(text: str, lines: int = _LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+# klog fatal lines ("F1121 18:16:14...") and Go crashes: a crash's cause sits above a stack trace far
+# longer than any tail, so such lines are quoted on their own.
+_FATAL_LINE = re.compile(r"^(F\d{4} |panic: |fatal error: )")
+
+
 def _file_tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
     try:
-        return _tail(path.read_text(errors="replace"), lines)
+        text = path.read_text(errors="replace")
     except OSError as exc:
         return f"(cannot read {path}: {exc})"
+    fatal = [line for line in text.splitlines() if _FATAL_LINE.match(line)][:5]
+    quoted = "".join(f"{line}\n" for line in fatal)
+    return f"{quoted}...\n{_tail(text, lines)}" if quoted else _tail(text, lines)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -121,6 +132,22 @@ def cache_dir() -> Path:
 def kube_apiserver_cache_path() -> Path:
     # Keyed by version so that a future version bump builds next to, not over, the old binary.
     return cache_dir() / f"kube-apiserver-{KUBE_VERSION}" / "kube-apiserver"
+
+
+# Written next to the cached binary once a build succeeds. A binary without it (copied in by hand,
+# or built before the reflect2 fix) crashes on custom resources, so it is rebuilt instead of used.
+_BUILD_ID = f"kubernetes {KUBE_VERSION} (Debian source) + reflect2 Go 1.18 map iteration fix\n"
+
+
+def _build_marker(binary: Path) -> Path:
+    return binary.with_name(f"{binary.name}.build-id")
+
+
+def _cached_build_ok(binary: Path) -> bool:
+    try:
+        return binary.is_file() and _build_marker(binary).read_text() == _BUILD_ID
+    except OSError:
+        return False
 
 
 def _explicit_binary(env_name: str) -> Path | None:
@@ -148,9 +175,10 @@ def ensure_binaries() -> Binaries:
     Warm machine: a few stat() calls, no subprocess. Cold machine: apt-get installs etcd-server and
     the build tools and builds kube-apiserver from the Debian source package (~3-4 min on 2 cores).
     """
-    apiserver = _explicit_binary(_ENV_APISERVER) or kube_apiserver_cache_path()
+    explicit_apiserver = _explicit_binary(_ENV_APISERVER)
+    apiserver = explicit_apiserver or kube_apiserver_cache_path()
     etcd = _explicit_binary(_ENV_ETCD) or _system_etcd()
-    if apiserver.is_file() and etcd is not None:
+    if (explicit_apiserver or _cached_build_ok(apiserver)) and etcd is not None:
         return Binaries(kube_apiserver=apiserver, etcd=etcd)
 
     # Serialise installers (parallel pytest workers, two shells): apt holds its own lock and fails
@@ -168,7 +196,10 @@ def ensure_binaries() -> Binaries:
                 etcd = _system_etcd()
                 if etcd is None:
                     raise ControlPlaneError("etcd-server was installed but no etcd binary was found")
-        if not apiserver.is_file():
+        if explicit_apiserver is None and not _cached_build_ok(apiserver):
+            if apiserver.is_file():
+                _progress(f"{apiserver} lacks {_build_marker(apiserver).name} (not built here, or built "
+                          "without the reflect2 fix, so it would crash on custom resources): rebuilding")
             _build_kube_apiserver(apiserver, apt)
     return Binaries(kube_apiserver=apiserver, etcd=etcd)
 
@@ -303,6 +334,129 @@ def deb_src_entry(apt_dir: Path = _APT_DIR) -> tuple[Path, str] | None:
     )
 
 
+# --- reflect2 fix -----------------------------------------------------------------------------------
+# Kubernetes 1.20 vendors github.com/modern-go/reflect2 v1.0.1, which links to reflect.mapiterinit
+# with its pre-Go-1.18 signature (returning a *hiter). Built with Debian bookworm's Go 1.19, the
+# apiserver then dies with SIGSEGV ("unexpected fault address 0x0" in aeshashbody) whenever
+# json-iterator walks a map, e.g. on the first create of any custom resource. reflect2 v1.0.2 fixed
+# it by passing a caller-allocated, full-size hiter; these edits are exactly that fix.
+_REFLECT2_DIR = "vendor/github.com/modern-go/reflect2"
+_REFLECT2_OLD_MAPITERINIT = """// m escapes into the return value, but the caller of mapiterinit
+// doesn't let the return value escape.
+//go:noescape
+//go:linkname mapiterinit reflect.mapiterinit
+func mapiterinit(rtype unsafe.Pointer, m unsafe.Pointer) *hiter
+
+"""
+# Matched loosely: its field comments are longer than this file's line limit.
+_REFLECT2_OLD_HITER = re.compile(
+    r"type hiter struct \{\n\tkey +unsafe\.Pointer[^\n]*\n\tvalue +unsafe\.Pointer[^\n]*\n"
+    r"\t// rest fields are ignored\n\}\n"
+)
+# The Go 1.18/1.19 runtime's hiter layout (bookworm ships 1.19): the caller now allocates it, so
+# it must be full size; the pointer fields keep the GC scanning it correctly.
+_REFLECT2_NEW_HITER = """type hiter struct {
+	key         unsafe.Pointer
+	value       unsafe.Pointer
+	t           unsafe.Pointer
+	h           unsafe.Pointer
+	buckets     unsafe.Pointer
+	bptr        unsafe.Pointer
+	overflow    *[]unsafe.Pointer
+	oldoverflow *[]unsafe.Pointer
+	startBucket uintptr
+	offset      uint8
+	wrapped     bool
+	B           uint8
+	i           uint8
+	bucket      uintptr
+	checkBucket uintptr
+}
+"""
+_REFLECT2_OLD_ITERATE = """func (type2 *UnsafeMapType) UnsafeIterate(obj unsafe.Pointer) MapIterator {
+	return &UnsafeMapIterator{
+		hiter:      mapiterinit(type2.rtype, *(*unsafe.Pointer)(obj)),
+		pKeyRType:  type2.pKeyRType,
+		pElemRType: type2.pElemRType,
+	}
+}
+"""
+_REFLECT2_GO118_FILES = {
+    "go_above_118.go": """//go:build go1.18
+// +build go1.18
+
+package reflect2
+
+import (
+	"unsafe"
+)
+
+//go:noescape
+//go:linkname mapiterinit reflect.mapiterinit
+func mapiterinit(rtype unsafe.Pointer, m unsafe.Pointer, it *hiter)
+
+func (type2 *UnsafeMapType) UnsafeIterate(obj unsafe.Pointer) MapIterator {
+	var it hiter
+	mapiterinit(type2.rtype, *(*unsafe.Pointer)(obj), &it)
+	return &UnsafeMapIterator{
+		hiter:      &it,
+		pKeyRType:  type2.pKeyRType,
+		pElemRType: type2.pElemRType,
+	}
+}
+""",
+    "go_below_118.go": """//go:build !go1.18
+// +build !go1.18
+
+package reflect2
+
+import (
+	"unsafe"
+)
+
+// m escapes into the return value, but the caller of mapiterinit
+// doesn't let the return value escape.
+//go:noescape
+//go:linkname mapiterinit reflect.mapiterinit
+func mapiterinit(rtype unsafe.Pointer, m unsafe.Pointer) *hiter
+
+func (type2 *UnsafeMapType) UnsafeIterate(obj unsafe.Pointer) MapIterator {
+	return &UnsafeMapIterator{
+		hiter:      mapiterinit(type2.rtype, *(*unsafe.Pointer)(obj)),
+		pKeyRType:  type2.pKeyRType,
+		pElemRType: type2.pElemRType,
+	}
+}
+""",
+}
+
+
+def patch_reflect2_for_go118(tree: Path) -> bool:
+    """Apply reflect2 v1.0.2's Go 1.18 map-iteration fix to a Kubernetes source tree's vendor dir.
+
+    Returns False when the tree already has it. Raises when the vendored files are neither the
+    known v1.0.1 text nor already fixed, since building anyway would yield a crashing apiserver.
+    """
+    reflect2 = tree / _REFLECT2_DIR
+    if (reflect2 / "go_above_118.go").exists():
+        return False
+    link, unsafe_map = reflect2 / "unsafe_link.go", reflect2 / "unsafe_map.go"
+    link_text, map_text = link.read_text(), unsafe_map.read_text()
+    known = (link_text.count(_REFLECT2_OLD_MAPITERINIT) == 1 and map_text.count(_REFLECT2_OLD_ITERATE) == 1
+             and len(_REFLECT2_OLD_HITER.findall(link_text)) == 1)
+    if not known:
+        raise ControlPlaneError(
+            f"{reflect2} is not the reflect2 v1.0.1 this build knows how to fix for Go >= 1.18; "
+            f"set ${_ENV_APISERVER} to a working kube-apiserver {KUBE_VERSION} instead"
+        )
+    link_text = link_text.replace(_REFLECT2_OLD_MAPITERINIT, "")
+    link.write_text(_REFLECT2_OLD_HITER.sub(lambda _match: _REFLECT2_NEW_HITER, link_text))
+    unsafe_map.write_text(map_text.replace(_REFLECT2_OLD_ITERATE, ""))
+    for name, content in _REFLECT2_GO118_FILES.items():
+        (reflect2 / name).write_text(content)
+    return True
+
+
 def _build_kube_apiserver(dest: Path, apt: _Apt) -> None:
     entry = deb_src_entry()
     if entry is not None:
@@ -330,14 +484,16 @@ def _build_kube_apiserver(dest: Path, apt: _Apt) -> None:
         if len(trees) != 1:
             raise ControlPlaneError(f"expected one kubernetes-* source tree in {work}, found {trees}")
         tree = trees[0]
+        if patch_reflect2_for_go118(tree):
+            _progress("patched vendored reflect2 for Go >= 1.18 map iteration (see patch_reflect2_for_go118)")
         env = {
             **os.environ,
             # Everything Go writes goes under the work dir, which is deleted afterwards.
             "HOME": str(work / "home"),
             "GOPATH": str(work / "gopath"),
             "GOCACHE": str(work / "gocache"),
-            # providerless drops the in-tree cloud providers: they are irrelevant here and their
-            # vendored SDKs are most of the build time.
+            # providerless drops the in-tree cloud providers: irrelevant here, and their vendored
+            # cloud SDKs are a large share of the compile.
             "GOFLAGS": "-tags=providerless",
         }
         _progress(f"building kube-apiserver {KUBE_VERSION} from {tree.name} (~3-4 minutes on 2 cores)")
@@ -359,9 +515,25 @@ def _build_kube_apiserver(dest: Path, apt: _Apt) -> None:
         shutil.copy2(built[0], partial)
         partial.chmod(0o755)
         os.replace(partial, dest)
+        marker = _build_marker(dest)
+        partial_marker = marker.with_name(f".{marker.name}.partial-{os.getpid()}")
+        partial_marker.write_text(_BUILD_ID)
+        os.replace(partial_marker, marker)
         _progress(f"built {version} in {time.monotonic() - started:.0f}s: {dest}")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        _progress(f"removing the build tree {work}")
+        _remove_tree(work)
+
+
+def _remove_tree(path: Path) -> None:
+    """rmtree that also removes read-only directories (Go makes its module cache read-only)."""
+
+    def make_writable_and_retry(function: Callable[..., Any], target: str, _exc: object) -> None:
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(target), 0o755)
+            function(target)
+
+    shutil.rmtree(path, onerror=make_writable_and_retry)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -422,9 +594,10 @@ def select_crd_files(crd_dir: Path, *, kserve_version: str | None = None) -> lis
 def strip_empty_string_defaults(text: str) -> str:
     """Drop every line that is exactly `default: ""`.
 
-    kube-apiserver 1.20 rejects such CRDs (KServe, Seldon Core v2, Yatai) when validating the
-    structural schema's defaults; newer servers accept them. Only the defaulting is lost, which
-    specc never relies on since it always writes the fields it means.
+    kube-apiserver 1.20 rejects such CRDs (KServe, Seldon Core v2, Yatai): its CRD validation sees
+    the empty-string default as null ("...properties[name].default: Invalid value: "null": in body
+    must be of type string"); newer servers accept them. Only that defaulting is lost, which specc
+    does not rely on: it writes the fields it means.
     """
     return "".join(line for line in text.splitlines(keepends=True) if line.strip() != 'default: ""')
 
@@ -502,6 +675,28 @@ def _free_ports(count: int) -> list[int]:
             sock.close()
 
 
+_DATA_DIR_PREFIX = "specc-controlplane-"
+_OWNER_FILE = "owner.pid"
+
+
+def _sweep_stale_data_dirs() -> None:
+    """Delete data dirs left by test processes that were killed outright (no atexit, no stop()).
+
+    Only dirs carrying our owner file whose process no longer exists; a live owner's are kept.
+    """
+    for candidate in Path(tempfile.gettempdir()).glob(f"{_DATA_DIR_PREFIX}*"):
+        try:
+            owner = int((candidate / _OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue
+        try:
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            shutil.rmtree(candidate, ignore_errors=True)
+        except PermissionError:
+            continue
+
+
 def _insecure_ssl_context() -> ssl.SSLContext:
     # The apiserver serves a self-signed certificate it generates at start-up into --cert-dir.
     context = ssl.create_default_context()
@@ -545,7 +740,7 @@ class ControlPlane:
         self._restricted_token = ""
         self._atexit_registered = False
         self.crds_source: str | None = None
-        """"shared" or "minimal" once install_crds() ran, else None."""
+        """Either "shared" or "minimal" once install_crds() ran, else None."""
         self.installed_crds: list[str] = []
         """Names of the CRDs install_crds() created or found present."""
 
@@ -611,8 +806,10 @@ class ControlPlane:
     def _start_once(self, binaries: Binaries) -> None:
         started = time.monotonic()
         deadline = started + self._ready_timeout
-        data = Path(tempfile.mkdtemp(prefix="specc-controlplane-"))
+        _sweep_stale_data_dirs()
+        data = Path(tempfile.mkdtemp(prefix=_DATA_DIR_PREFIX))
         self._data_dir = data
+        (data / _OWNER_FILE).write_text(f"{os.getpid()}\n")
         etcd_port, peer_port, api_port = _free_ports(3)
         etcd_url = f"http://127.0.0.1:{etcd_port}"
         peer_url = f"http://127.0.0.1:{peer_port}"
@@ -626,8 +823,8 @@ class ControlPlane:
             f"--initial-advertise-peer-urls={peer_url}",
             f"--initial-cluster=specc={peer_url}",
             "--initial-cluster-state=new",
-            # The default 1.5 MiB request limit is below what the biggest upstream CRDs (KServe,
-            # Seldon) weigh once stored with their managedFields.
+            # Headroom: the Seldon v1 CRD is stored at ~1.0 MB, near etcd's default 1.5 MiB request
+            # limit, which a newer upstream CRD could cross.
             "--max-request-bytes=16777216",
         ])
         self._wait_until(deadline, "etcd /health", lambda: self._etcd_healthy(etcd_url))
@@ -654,7 +851,7 @@ class ControlPlane:
             f"--cert-dir={data / 'certs'}",
             f"--token-auth-file={data / 'tokens.csv'}",
             "--authorization-mode=RBAC",
-            "--service-cluster-ip-range=10.0.0.0/24",
+            "--service-cluster-ip-range=10.0.0.0/16",
             f"--service-account-key-file={sa_key}",
             f"--service-account-signing-key-file={sa_key}",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
@@ -716,7 +913,7 @@ class ControlPlane:
                     f"timed out after {self._ready_timeout:.0f}s waiting for {what}\n{logs}"
                 )
             time.sleep(delay)
-            delay = min(delay * 1.5, 0.5)
+            delay = min(delay * 1.5, 0.25)
 
     @staticmethod
     def _etcd_healthy(url: str) -> bool:
@@ -838,62 +1035,97 @@ class ControlPlane:
             crd_dir = default_crd_dir()
             if not crd_dir.is_dir() and not os.environ.get(_ENV_SHARED_CRDS):
                 minimal = True
-        names: list[str] = []
+        crds: Iterator[tuple[dict[str, Any], str]]
         if minimal:
-            for crd in minimal_crds():
-                names.append(self._create_crd(crd, crd["metadata"]["name"]))
+            crds = ((crd, "specc's minimal CRDs") for crd in minimal_crds())
             source = "minimal"
         else:
             assert crd_dir is not None
-            for path in select_crd_files(crd_dir, kserve_version=kserve_version):
-                for doc in _yaml_documents(strip_empty_string_defaults(path.read_text())):
-                    if doc.get("kind") == "CustomResourceDefinition":
-                        names.append(self._create_crd(doc, str(path)))
+            crds = _shared_crds(select_crd_files(crd_dir, kserve_version=kserve_version))
             source = "shared"
-        self._wait_crds_served(names, time.monotonic() + timeout)
+        # One worker posts while this thread parses the next multi-megabyte file: the C YAML loader
+        # holds the GIL, the HTTP wait does not, and the apiserver digests each CRD meanwhile.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="specc-crds") as pool:
+            futures = [pool.submit(self._create_crd, crd, origin) for crd, origin in crds]
+            refs = [future.result() for future in futures]
+        self._wait_crds_served(refs, time.monotonic() + timeout)
+        names = [ref.name for ref in refs]
         self.crds_source = source
         self.installed_crds = sorted(set(self.installed_crds) | set(names))
         _progress(f"installed {len(names)} {source} CRDs in {time.monotonic() - started:.1f}s")
         return names
 
-    def _create_crd(self, crd: dict[str, Any], origin: str) -> str:
+    def _create_crd(self, crd: dict[str, Any], origin: str) -> _CrdRef:
+        ref = _CrdRef.of(crd, origin)
         # A plain create (POST), never client-side apply: that would copy the whole 1-2 MB object into
-        # the last-applied annotation, which exceeds the 256 KiB annotation limit.
+        # the last-applied annotation, which exceeds the 256 KiB annotation limit. 409: already there
+        # (an earlier install_crds call); it is left as it is.
         response = self.request("POST", _CRD_API, crd, timeout=120)
         if response.status in (200, 201, 409):
-            return str(crd["metadata"]["name"])
-        raise ControlPlaneError(f"creating CRD {crd.get('metadata', {}).get('name')} from {origin}: "
+            return ref
+        raise ControlPlaneError(f"creating CRD {ref.name} from {origin}: "
                                 f"HTTP {response.status}: {_message(response.body)}")
 
-    def _wait_crds_served(self, names: list[str], deadline: float) -> None:
-        pending = list(dict.fromkeys(names))
-        while pending:
-            still: list[str] = []
-            for name in pending:
-                response = self.request("GET", f"{_CRD_API}/{name}")
-                if response.status != 200 or not _crd_served(self, response.body):
-                    still.append(name)
-            pending = still
+    def _wait_crds_served(self, refs: list[_CrdRef], deadline: float) -> None:
+        """Wait until each CRD is Established and its storage version answers a list request.
+
+        Polls API discovery, which lists a resource only once its CRD is Established and is cheap,
+        unlike GETs of the 1-2 MB CRD objects, which would steal the apiserver's CPU from the very
+        work being waited for. Each CRD is then checked once: list request, and Established=True.
+        """
+        pending = {ref.name: ref for ref in refs}
+        while True:
+            discovered: dict[str, set[str]] = {}
+            for ref in list(pending.values()):
+                group_version = f"{ref.group}/{ref.version}"
+                if group_version not in discovered:
+                    discovery = self.request("GET", f"/apis/{group_version}").body
+                    resources = discovery.get("resources", []) if isinstance(discovery, dict) else []
+                    discovered[group_version] = {resource.get("name") for resource in resources}
+                if ref.plural in discovered[group_version] and self._crd_ready(ref):
+                    del pending[ref.name]
             if not pending:
                 return
             if time.monotonic() > deadline:
-                raise ControlPlaneError(f"CRDs not Established in time: {', '.join(pending)}")
+                raise ControlPlaneError(
+                    f"CRDs not Established and served in time: {', '.join(sorted(pending))}"
+                )
             time.sleep(0.1)
 
+    def _crd_ready(self, ref: _CrdRef) -> bool:
+        listing = self.request("GET", f"/apis/{ref.group}/{ref.version}/{ref.plural}?limit=1")
+        if listing.status != 200:
+            return False
+        crd = self.request("GET", f"{_CRD_API}/{ref.name}").body
+        conditions = (crd.get("status", {}).get("conditions") or []) if isinstance(crd, dict) else []
+        return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
 
-def _crd_served(control_plane: ControlPlane, crd: Any) -> bool:
-    """Established=True, and the storage version's list endpoint answers (the condition can lead
-    the handler by a moment)."""
-    if not isinstance(crd, dict):
-        return False
-    conditions = crd.get("status", {}).get("conditions") or []
-    if not any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
-        return False
-    spec = crd["spec"]
-    version = next((v["name"] for v in spec["versions"] if v.get("storage")), spec["versions"][0]["name"])
-    plural = spec["names"]["plural"]
-    listing = control_plane.request("GET", f"/apis/{spec['group']}/{version}/{plural}?limit=1")
-    return listing.status == 200
+
+class _CrdRef(NamedTuple):
+    name: str
+    group: str
+    version: str
+    """The storage version: the one every CRD is sure to serve."""
+    plural: str
+
+    @classmethod
+    def of(cls, crd: dict[str, Any], origin: str) -> _CrdRef:
+        try:
+            spec = crd["spec"]
+            versions = spec["versions"]
+            version = next((v["name"] for v in versions if v.get("storage")), versions[0]["name"])
+            return cls(str(crd["metadata"]["name"]), str(spec["group"]), str(version),
+                       str(spec["names"]["plural"]))
+        except (KeyError, IndexError, TypeError) as error:
+            raise ControlPlaneError(f"malformed CRD in {origin}: missing {error}") from None
+
+
+def _shared_crds(files: list[Path]) -> Iterator[tuple[dict[str, Any], str]]:
+    for path in files:
+        for doc in _yaml_documents(strip_empty_string_defaults(path.read_text())):
+            # Only CRDs: the files are meant for a CRD install, nothing else belongs in the cluster.
+            if doc.get("kind") == "CustomResourceDefinition":
+                yield doc, str(path)
 
 
 def _generate_rsa_key(path: Path) -> None:
@@ -935,21 +1167,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _up(args: argparse.Namespace) -> int:
     # SIGTERM (e.g. from a CI runner) should stop the children as cleanly as Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
-    with ControlPlane() as control_plane:
-        if not args.no_crds:
-            control_plane.install_crds(args.crds, kserve_version=args.kserve_version,
-                                       minimal=args.minimal_crds)
-        print(f"server:     {control_plane.server} (Kubernetes v{control_plane.version})")
-        print(f"crds:       {control_plane.crds_source or 'none'}")
-        print(f"kubeconfig: {control_plane.kubeconfig} (contexts: {ADMIN_USER}, {RESTRICTED_USER})")
-        print(f"export KUBECONFIG={control_plane.kubeconfig}", flush=True)
-        try:
+    # A shell starts background jobs with SIGINT ignored, and Python keeps it that way; `kill -INT`
+    # must still stop `up` as Ctrl-C does.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with ControlPlane() as control_plane:
+            if not args.no_crds:
+                control_plane.install_crds(args.crds, kserve_version=args.kserve_version,
+                                           minimal=args.minimal_crds)
+            print(f"server:     {control_plane.server} (Kubernetes v{control_plane.version})")
+            print(f"crds:       {control_plane.crds_source or 'none'}")
+            print(f"kubeconfig: {control_plane.kubeconfig} (contexts: {ADMIN_USER}, {RESTRICTED_USER})")
+            print(f"export KUBECONFIG={control_plane.kubeconfig}", flush=True)
             while True:
                 control_plane.check_alive()
                 time.sleep(0.5)
-        except KeyboardInterrupt:
-            print("stopping", file=sys.stderr)
-    return 0
+    except KeyboardInterrupt:
+        # The with-block has stopped the processes by now.
+        print("stopped", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from specc.backend_api import Readiness
 from specc.cluster import Cluster, Resource
 from specc.diagnostics import ApplyError, ClusterError, Diagnostic
 from specc.lock import Lock
-from specc.objects import STAGES, CUSTOM_STAGE, Manifest, ObjectKey, stage_of
+from specc.objects import CUSTOM_STAGE, STAGES, Manifest, ObjectKey, stage_of
 from specc.plan import Action, Change, Plan
 from specc.readiness import IMMEDIATE, core_readiness
 from specc.registry import Registry
@@ -90,9 +90,8 @@ def apply_plan(plan: Plan, read: ClusterRead, target: ClusterTarget, registry: R
     changing = [c for c in plan.changes if c.action in (Action.CREATE, Action.UPDATE, Action.REPLACE)]
     deleting = [c for c in plan.changes if c.action is Action.DELETE]
     widened = set(plan.desired_group_kinds) | set(read.state.parent_group_kinds)
-    if changing or deleting or read.parent is None:
-        if not destroy or read.parent is not None:
-            _write_parent(cluster, plan, read.parent, widened, check_lock)
+    if (changing or deleting or read.parent is None) and (not destroy or read.parent is not None):
+        _write_parent(cluster, plan, read.parent, widened, check_lock)
 
     failures: list[Diagnostic] = []
     for stage in range(len(STAGES)):

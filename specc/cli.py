@@ -206,7 +206,8 @@ def _load_saved_plan(path: str) -> Any | None:
               help="Save the plan for `specc apply PLAN` (contains the objects unmasked; written 0600).")
 @click.option("--force-conflicts", is_flag=True, help="Preview taking over fields owned by other managers.")
 @click.option("--destroy", is_flag=True, help="Plan the deletion of every object of the spec.")
-@click.option("--kube-version", callback=_kube_version, metavar="X.Y", help="For --target dir: compile for this version.")
+@click.option("--kube-version", callback=_kube_version, metavar="X.Y",
+              help="For --target dir: compile for this version.")
 @click.option("--no-color", is_flag=True, help="Plain text output.")
 def plan(file: str, kubeconfig: str | None, context: str | None, namespace: str | None, target_spec: str,
          request_timeout: float, fmt: str, detailed_exitcode: bool, out: Path | None, force_conflicts: bool,
@@ -266,7 +267,8 @@ def _progress_printer(colour: bool) -> Callable[[Any], None]:
 @click.option("--lock-timeout", type=float, default=0.0, show_default=True,
               help="Seconds to wait for another apply to release the lock.")
 @click.option("--create-namespace", is_flag=True, help="Create the namespace if it does not exist.")
-@click.option("--kube-version", callback=_kube_version, metavar="X.Y", help="For --target dir: compile for this version.")
+@click.option("--kube-version", callback=_kube_version, metavar="X.Y",
+              help="For --target dir: compile for this version.")
 @click.option("--no-color", is_flag=True, help="Plain text output.")
 def apply(file: str, kubeconfig: str | None, context: str | None, namespace: str | None, target_spec: str,
           request_timeout: float, auto_approve: bool, force_conflicts: bool, wait: bool, timeout: float,
@@ -281,7 +283,8 @@ def apply(file: str, kubeconfig: str | None, context: str | None, namespace: str
 @cluster_options
 @click.option("--auto-approve", is_flag=True, help="Delete without asking.")
 @click.option("--lock-timeout", type=float, default=0.0, show_default=True)
-@click.option("--kube-version", callback=_kube_version, metavar="X.Y", help="For --target dir: compile for this version.")
+@click.option("--kube-version", callback=_kube_version, metavar="X.Y",
+              help="For --target dir: compile for this version.")
 @click.option("--no-color", is_flag=True, help="Plain text output.")
 def destroy(file: str, kubeconfig: str | None, context: str | None, namespace: str | None, target_spec: str,
             request_timeout: float, auto_approve: bool, lock_timeout: float,

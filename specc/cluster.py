@@ -93,7 +93,7 @@ class RetryPolicy:
     sleep: Callable[[float], None] = time.sleep
 
     def backoff(self, attempt: int) -> float:
-        delay = min(self.max_delay, self.base_delay * (2 ** attempt))
+        delay: float = min(self.max_delay, self.base_delay * (2 ** attempt))
         return delay * random.uniform(0.8, 1.2)  # jitter: many clients must not retry in step
 
 
@@ -260,11 +260,8 @@ class Cluster:
             if "admission webhook" in message and "denied" in message:
                 return False, 0.0
             retry_after = headers.get("Retry-After") or headers.get("retry-after")
-            if retry_after:
-                try:
-                    wait = min(float(retry_after), self.policy.max_retry_after)
-                except ValueError:
-                    pass
+            if retry_after and retry_after.strip().replace(".", "", 1).isdigit():
+                wait = min(float(retry_after), self.policy.max_retry_after)
             return True, wait
         if status == 409:
             reason = (payload or {}).get("reason") if isinstance(payload, dict) else None

@@ -159,8 +159,8 @@ def _drop_empty_maps(obj: Manifest) -> Manifest:
     def walk(node: Any) -> Any:
         if isinstance(node, dict):
             out = {}
-            for key, value in node.items():
-                value = walk(value)
+            for key, child in node.items():
+                value = walk(child)
                 if key in ("labels", "annotations") and value == {}:
                     continue
                 out[key] = value

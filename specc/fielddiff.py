@@ -243,7 +243,7 @@ def field_changes(before: Any, after: Any, *, kind: str = "", shape: Any = None)
             new = ABSENT if not use_after else item.t2
             if isinstance(old, dict) or isinstance(new, dict) or isinstance(old, list) or isinstance(new, list):
                 # Expand a whole added/removed subtree into leaves, so every field shows its value.
-                for sub, value in _leaves(new if new is not ABSENT else old, ()):
+                for sub, _ in _leaves(new if new is not ABSENT else old, ()):
                     full = (*path, *sub)
                     before_value = ABSENT if old is ABSENT else _get(old, sub)
                     after_value = ABSENT if new is ABSENT else _get(new, sub)

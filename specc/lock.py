@@ -111,29 +111,24 @@ class Lock:
         deadline = time.monotonic() + timeout
         while True:
             current = self.cluster.get(LEASE, self.namespace, self.name)
-            if current is None:
-                if self._try(lambda: self.cluster.create(LEASE, self.namespace, self._lease_body(None))):
+            info = _info(current) if current is not None else None
+            if info is None or info.expired:
+                write = self.cluster.create if current is None else self.cluster.replace
+                if self._try(write, self._lease_body(current)):
                     break
-            else:
-                info = _info(current)
-                if info is None or info.expired:
-                    if self._try(lambda: self.cluster.replace(LEASE, self.namespace, self._lease_body(current))):
-                        break
-                elif time.monotonic() >= deadline:
-                    since = info.acquired or "an unknown time"
-                    raise LockHeld([Diagnostic(
-                        "A701", f"the lock {self.namespace}/{self.name} is held by {info.holder} since {since}",
-                        hint=f"wait (--lock-timeout), or if that run is gone: specc force-unlock "
-                             f"FILE {info.holder}")])
-            if time.monotonic() >= deadline and current is None:
-                continue  # lost a create race: look again at once
+                continue  # another run won the race: look again at once
+            if time.monotonic() >= deadline:
+                since = info.acquired or "an unknown time"
+                raise LockHeld([Diagnostic(
+                    "A701", f"the lock {self.namespace}/{self.name} is held by {info.holder} since {since}",
+                    hint=f"wait (--lock-timeout), or if that run is gone: specc force-unlock FILE {info.holder}")])
             time.sleep(self.poll_seconds)
         self._thread = threading.Thread(target=self._renew_loop, name="specc-lock-renew", daemon=True)
         self._thread.start()
 
-    def _try(self, write: Any) -> bool:
+    def _try(self, write: Any, body: dict[str, Any]) -> bool:
         try:
-            lease = write()
+            lease = write(LEASE, self.namespace, body)
         except ClusterError as error:
             if error.diagnostics and error.diagnostics[0].code == "K505":
                 return False  # someone else won the compare-and-swap

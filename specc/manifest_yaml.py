@@ -17,7 +17,7 @@ import yaml
 
 from specc.source import resolve_plain_scalar
 
-_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # type: ignore[assignment]
+_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 class _ManifestDumper(_Dumper):  # type: ignore[valid-type,misc]
@@ -51,4 +51,4 @@ def load_manifest(text: str) -> Any:
     """Parse YAML that specc wrote (directory targets); not for user input, which goes through
     `specc.source`."""
     loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    return yaml.load(text, Loader=loader)

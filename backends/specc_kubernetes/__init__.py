@@ -87,7 +87,8 @@ class KubernetesBackend(Backend):
                 yield Problem(("engine",), f"engine '{engine.name}' cannot load format '{model.format}'",
                               f"engines for {model.format}: {', '.join(able)}")
             if model.protocol is not None and model.protocol not in engine.protocols:
-                other = sorted(n for n, e in ENGINES.items() if model.format in e.formats and model.protocol in e.protocols)
+                other = sorted(n for n, e in ENGINES.items()
+                               if model.format in e.formats and model.protocol in e.protocols)
                 yield Problem(("protocol",), f"engine '{engine.name}' speaks only protocol {engine.protocols[0]}",
                               f"use engine {other[0]}" if other else f"use protocol {engine.protocols[0]}")
             yield from self._storage(model.storage, ("storageUri",))

@@ -241,7 +241,8 @@ def container_env(model: ModelIR, extra: Iterable[tuple[str, str]] = ()) -> list
     name within each group; a model's own value wins over an engine default of the same name."""
     own = dict(model.env)
     secret_names = {s.name for s in model.secret_env}
-    env = [{"name": k, "value": v} for k, v in sorted(extra) if k not in own and k not in secret_names]
+    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(extra)
+                                 if k not in own and k not in secret_names]
     env += [{"name": k, "value": v} for k, v in sorted(own.items()) if k not in secret_names]
     env += [
         {"name": s.name, "valueFrom": {"secretKeyRef": {"name": s.secret, "key": s.key}}}

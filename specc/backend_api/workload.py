@@ -151,10 +151,7 @@ def serve(model: ModelIR, engine_for: EngineFactory, options: WorkloadOptions) -
         deployment = _deployment(model, name, track, engine, low, high, options)
         if track == CANARY and model.canary is not None:
             requested = model.canary.traffic
-            if strategy == "replicas":
-                effective = effective_traffic(tracks[0][2], low)
-            else:
-                effective = requested
+            effective = effective_traffic(tracks[0][2], low) if strategy == "replicas" else requested
             deployment["metadata"]["annotations"] = {
                 CANARY_TRAFFIC_ANNOTATION: str(requested),
                 CANARY_EFFECTIVE_ANNOTATION: str(effective),

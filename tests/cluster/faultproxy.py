@@ -26,7 +26,8 @@ class Fault:
     status: int = 503
     retry_after: str | None = None
     hang_seconds: float = 0.0
-    body: str = '{"kind":"Status","apiVersion":"v1","status":"Failure","message":"injected","reason":"ServiceUnavailable"}'
+    body: str = ('{"kind":"Status","apiVersion":"v1","status":"Failure","message":"injected",'
+                 '"reason":"ServiceUnavailable"}')
 
 
 @dataclass
@@ -98,7 +99,7 @@ def fault_proxy(upstream: str) -> Iterator[FaultProxy]:
             with proxy.lock:
                 proxy.seen.append((self.command, self.path, response.status))
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle  # noqa: N815 - http.server's names
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

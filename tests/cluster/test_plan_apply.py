@@ -117,7 +117,7 @@ def test_removing_a_model_deletes_its_objects_and_nothing_else(capsys: pytest.Ca
         "labels": {"app.kubernetes.io/managed-by": "specc", "specc.dev/spec": "shop", "specc.dev/model": "forecaster",
                    applyset.PART_OF_LABEL: applyset.spec_applyset_id("other", namespace)}}}
     cluster.apply(CONFIGMAPS, lookalike, field_manager="someone")
-    code, out, _ = specc(capsys, "plan", str(SPECS / "one-model.yaml"), *on(kubeconfig, namespace), "--no-color")
+    _, out, _ = specc(capsys, "plan", str(SPECS / "one-model.yaml"), *on(kubeconfig, namespace), "--no-color")
     assert "- Deployment/forecaster will be deleted" in out
     assert "Plan: 0 to create, 0 to update, 3 to delete." in out
     apply(capsys, kubeconfig, namespace, "one-model.yaml")
@@ -152,7 +152,7 @@ def test_saved_plan_is_refused_after_a_concurrent_change(capsys: pytest.CaptureF
     assert oct(saved.stat().st_mode & 0o777) == "0o600"
     cluster.apply(DEPLOYMENTS, {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {
         "name": "recommender", "namespace": namespace, "labels": {"touched": "yes"}}}, field_manager="someone")
-    code, out, err = specc(capsys, "apply", str(saved), "--kubeconfig", str(kubeconfig), "--no-wait")
+    code, _, err = specc(capsys, "apply", str(saved), "--kubeconfig", str(kubeconfig), "--no-wait")
     assert code == 1
     assert "changed since the plan" in err and "stale" in err
     assert names(cluster, DEPLOYMENTS, namespace) == ["recommender"]  # nothing was applied
@@ -219,9 +219,10 @@ def test_an_expired_lock_is_taken_over(kubeconfig: Path, namespace: str, cluster
 def test_interrupted_apply_is_converged_by_the_next_run(capsys: pytest.CaptureFixture[str], kubeconfig: Path,
                                                         namespace: str, cluster: Cluster,
                                                         control_plane: ControlPlane, tmp_path: Path) -> None:
+    import yaml
+
     from .faultproxy import Fault, fault_proxy
     from .test_client import _proxied  # noqa: F401  (same kubeconfig rewriting)
-    import yaml
 
     with fault_proxy(control_plane.server) as proxy:
         # Every write to Deployments fails: services are applied, workloads are not.
@@ -341,7 +342,8 @@ def test_kubectl_sees_the_applyset(capsys: pytest.CaptureFixture[str], kubeconfi
     kubectl = _kubectl()
     env = {**os.environ, "KUBECTL_APPLYSET": "true", "KUBECONFIG": str(kubeconfig)}
     done = subprocess.run([kubectl, "apply", "--server-side", "--prune", "--applyset=configmaps/kubectl-set",
-                           "-n", namespace, "-f", str(manifest)], env=env, capture_output=True, text=True)
+                           "-n", namespace, "-f", str(manifest)], env=env, capture_output=True, text=True,
+                          check=False)
     assert done.returncode == 0, done.stderr
     theirs = cluster.get(CONFIGMAPS, namespace, "kubectl-set")
     assert theirs is not None
@@ -355,7 +357,7 @@ def test_kubectl_sees_the_applyset(capsys: pytest.CaptureFixture[str], kubeconfi
     # kubectl recognises specc's parent as an ApplySet, and refuses to take over another tool's.
     refused = subprocess.run([kubectl, "apply", "--server-side", "--prune",
                               f"--applyset=configmaps/{applyset.parent_name('shop')}", "-n", namespace,
-                              "-f", str(manifest)], env=env, capture_output=True, text=True)
+                              "-f", str(manifest)], env=env, capture_output=True, text=True, check=False)
     assert refused.returncode != 0
     assert 'managed by tooling "specc" instead of "kubectl"' in refused.stderr
 

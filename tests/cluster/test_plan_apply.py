@@ -386,3 +386,77 @@ def test_directory_target(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     files = sorted(p.name for p in out_dir.iterdir())
     assert not any("forecaster" in f for f in files)
     assert "README.md" in files
+
+
+def test_a_conflict_with_another_manager_stops_with_the_hint(capsys: pytest.CaptureFixture[str], kubeconfig: Path,
+                                                             namespace: str, cluster: Cluster) -> None:
+    apply(capsys, kubeconfig, namespace, "one-model.yaml")
+    # Someone takes over the service type with force, then specc wants its own value back.
+    cluster.apply(SERVICES, {"apiVersion": "v1", "kind": "Service", "metadata": {
+        "name": "recommender", "namespace": namespace}, "spec": {"type": "NodePort"}},
+        field_manager="someone-else", force=True)
+    _, out, _ = specc(capsys, "plan", str(SPECS / "one-model.yaml"), *on(kubeconfig, namespace), "--no-color")
+    assert "~ Service/recommender will be updated in place (conflict:" in out
+    code, _, err = specc(capsys, "apply", str(SPECS / "one-model.yaml"), *on(kubeconfig, namespace),
+                         "--auto-approve", "--no-wait")
+    assert code == 1
+    assert "someone-else" in err and "--force-conflicts" in err
+    assert cluster.get(SERVICES, namespace, "recommender")["spec"]["type"] == "NodePort"  # type: ignore[index]
+    apply(capsys, kubeconfig, namespace, "one-model.yaml", "--force-conflicts")
+    assert cluster.get(SERVICES, namespace, "recommender")["spec"]["type"] == "ClusterIP"  # type: ignore[index]
+
+
+def test_a_failed_prune_keeps_the_widened_parent_and_the_next_run_finishes(
+        capsys: pytest.CaptureFixture[str], kubeconfig: Path, namespace: str, cluster: Cluster,
+        control_plane: ControlPlane, tmp_path: Path) -> None:
+    import yaml
+
+    from .faultproxy import Fault, fault_proxy
+
+    apply(capsys, kubeconfig, namespace, "two-models.yaml")
+    with fault_proxy(control_plane.server) as proxy:
+        proxy.faults.append(Fault(path="/poddisruptionbudgets/", times=1000, status=500))
+        config = yaml.safe_load(kubeconfig.read_text())
+        for entry in config["clusters"]:
+            entry["cluster"] = {"server": proxy.url}
+        broken = tmp_path / "kubeconfig"
+        broken.write_text(yaml.safe_dump(config))
+        code, _, err = specc(capsys, "apply", str(SPECS / "one-model.yaml"), *on(broken, namespace),
+                             "--auto-approve", "--no-wait", "--request-timeout", "5")
+    assert code == 1 and "apply stopped while pruning" in err
+    parent = cluster.get(CONFIGMAPS, namespace, applyset.parent_name("shop"))
+    assert parent is not None
+    kinds = parent["metadata"]["annotations"][applyset.GROUP_KINDS_ANNOTATION]
+    assert "PodDisruptionBudget.policy" in kinds  # still listed: the leftover can be found and pruned
+    apply(capsys, kubeconfig, namespace, "one-model.yaml")
+    pdbs = Resource("policy", "v1beta1", "PodDisruptionBudget", "poddisruptionbudgets", True)
+    assert names(cluster, pdbs, namespace) == []
+    parent = cluster.get(CONFIGMAPS, namespace, applyset.parent_name("shop"))
+    assert parent is not None
+    assert parent["metadata"]["annotations"][applyset.GROUP_KINDS_ANNOTATION] == \
+        "Deployment.apps,HorizontalPodAutoscaler.autoscaling,Service"
+
+
+def test_destroy_deletes_everything_the_spec_owns(capsys: pytest.CaptureFixture[str], kubeconfig: Path,
+                                                   namespace: str, cluster: Cluster) -> None:
+    apply(capsys, kubeconfig, namespace, "two-models.yaml")
+    code, out, err = specc(capsys, "destroy", str(SPECS / "two-models.yaml"), *on(kubeconfig, namespace),
+                           "--auto-approve")
+    assert code == 0, out + err
+    assert "Plan: 0 to create, 0 to update, 6 to delete." in out
+    assert names(cluster, DEPLOYMENTS, namespace) == [] and names(cluster, SERVICES, namespace) == []
+    assert cluster.get(CONFIGMAPS, namespace, applyset.parent_name("shop")) is None
+
+
+def test_a_backend_that_is_not_installed_is_named_before_any_write(
+        capsys: pytest.CaptureFixture[str], namespace: str, tmp_path: Path) -> None:
+    with ControlPlane() as bare:  # no CRDs at all
+        bare.create_namespace(namespace)
+        code, _, err = specc(capsys, "apply", str(SPECS / "one-model-kserve.yaml"),
+                             *on(bare.kubeconfig, namespace), "--auto-approve", "--no-wait")
+        assert code == 1
+        assert "backend 'kserve' is not installed in this cluster" in err
+        assert "InferenceService is not served" in err
+        client = Cluster.connect(kubeconfig=str(bare.kubeconfig))
+        assert client.get(LEASE, namespace, lease_name("shop")) is None
+        assert client.get(CONFIGMAPS, namespace, applyset.parent_name("shop")) is None

@@ -439,6 +439,7 @@ def diff(old: str, new: str | None, base: str | None, fmt: str, detailed_exitcod
         before_doc, after_doc = read_spec(old), read_spec(new)
     before = compile_document(before_doc, kube_version=kube_version, registry=registry)
     after = compile_document(after_doc, kube_version=kube_version, registry=registry)
+    _echo_err(diagnostics_text(after.warnings))  # the new spec's warnings, as `validate` would show
     replace = {o.key: registry.backends[o.backend].replace_paths(o.body) for o in after.desired
                if o.backend in registry.backends}
     review = diff_specs(before_doc.name, before.validated.ir.models, before.desired,

@@ -1,27 +1,52 @@
 """Reviewing a spec change without a cluster: what it does to the models and to the objects.
 
-Takes two validated specs (and what they compile to); returns a `SpecDiff`: per model (added,
-removed, renamed, changed fields of its effective settings, backend moved, canary moved) and per
-Kubernetes object (a `Plan` of the new objects against the old ones, with the same vocabulary and
-masking as `specc plan`), plus the warnings a reviewer cares about. Pure; must not read files,
-talk to a cluster or print.
+Takes two validated specs (their models and what they compile to); returns a `SpecDiff`:
+
+- per model: added, removed, renamed, changed or unchanged; the changed fields of its effective
+  settings (defaults merged) in the spec's own vocabulary, secret-looking env values masked as in
+  plans; the backend it moves from and to; how its canary traffic moves;
+- per Kubernetes object: a `Plan` of the new spec's objects against the old spec's, which play the
+  part of the live state (as for a directory target), so the vocabulary, masking and replace rules
+  are exactly those of `specc plan`;
+- the warnings a reviewer must not miss (W801-W807, see `_warnings`; W808 the namespace moves).
+
+A model is "renamed" when a removed and an added model have the same settings, or failing that the
+same format and artifact (storageUri or image) and no other candidate on either side; its fields
+are then the differences besides the name. Output order is fixed (models by name, warnings by
+model, then code), so reports made from it are deterministic. Pure; must not read files, talk to a
+cluster or print.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from specc import applyset
-from specc.diagnostics import Diagnostic, Severity
-from specc.fielddiff import ABSENT, FieldChange, field_changes
+from specc.diagnostics import Diagnostic, Path, Severity
+from specc.fielddiff import ABSENT, SENSITIVE_ENV, FieldChange, field_changes
 from specc.ir import ModelIR
-from specc.objects import DesiredSet
-from specc.plan import Action, LiveState, Plan, make_plan
+from specc.objects import DesiredSet, ObjectKey
+from specc.plan import Action, Change, LiveState, Plan, make_plan
 
 REVIEW_FORMAT_VERSION = "1"
+# A canary that reaches 100% (or is promoted) from below this share has skipped the usual steps.
+CANARY_BIG_STEP = 50
+# `env.NAME`, `env["NAME.WITH.DOTS"]`: a literal env value in the spec's vocabulary.
+_ENV_PATH = re.compile(r'^env(?:\.(?P<plain>[A-Za-z0-9_-]+)|\["(?P<quoted>.+)"\])$')
+
+
+@dataclass(frozen=True)
+class CanaryMove:
+    """Canary traffic in percent before and after (None: no canary). `promoted`: the canary was
+    removed and its artifact is now the stable one."""
+
+    before: int | None
+    after: int | None
+    promoted: bool = False
 
 
 @dataclass(frozen=True)
@@ -30,12 +55,18 @@ class ModelDiff:
     status: str  # added | removed | renamed | changed | unchanged
     backend_before: str | None
     backend_after: str | None
-    fields: tuple[FieldChange, ...] = ()
+    fields: tuple[FieldChange, ...] = ()  # all settings as added (removed) for an added (removed) model
     renamed_from: str | None = None
+    canary: CanaryMove | None = None
 
     @property
     def migration(self) -> bool:
         return bool(self.backend_before and self.backend_after and self.backend_before != self.backend_after)
+
+    @property
+    def object_models(self) -> tuple[str, ...]:
+        """The model names its objects carry in the plan: a renamed model's old objects too."""
+        return (self.name, self.renamed_from) if self.renamed_from else (self.name,)
 
 
 @dataclass(frozen=True)
@@ -45,16 +76,26 @@ class SpecDiff:
     models: tuple[ModelDiff, ...]
     plan: Plan
     warnings: tuple[Diagnostic, ...]
+    spec_fields: tuple[FieldChange, ...] = ()  # metadata.name / metadata.namespace of the spec
 
     @property
     def has_changes(self) -> bool:
-        return self.plan.has_changes or any(m.status != "unchanged" for m in self.models)
+        return (self.plan.has_changes or bool(self.spec_fields)
+                or any(m.status != "unchanged" for m in self.models))
+
+    def changes_of(self, diff: ModelDiff) -> list[Change]:
+        """The plan's object changes (no-ops left out) that belong to one model."""
+        by_model = self.plan.by_model()
+        return [c for name in diff.object_models for c in by_model.get(name, [])
+                if c.action is not Action.NOOP]
 
 
 def model_settings(model: ModelIR) -> dict[str, Any]:
     """A model's effective settings (defaults merged), in the spec's own vocabulary."""
     canary = model.canary
-    options = model.options.model_dump(by_alias=True, exclude_defaults=True) \
+    # Backend options as written (after merging defaults): a backend's own defaults are not the
+    # spec's business, and keying them by backend keeps the spec's path (`options.kserve.x`).
+    options = model.options.model_dump(by_alias=True, exclude_unset=True, mode="json") \
         if hasattr(model.options, "model_dump") else model.options
     data: dict[str, Any] = {
         "backend": model.backend,
@@ -78,86 +119,156 @@ def model_settings(model: ModelIR) -> dict[str, Any]:
         "provenance": {"registry": model.provenance.registry, "uri": model.provenance.uri,
                        "version": model.provenance.version, "runId": model.provenance.run_id}
         if model.provenance else None,
-        "options": options or None,
+        "options": {model.backend: options} if options else None,
     }
-    return _drop_none(data)
+    cleaned: dict[str, Any] = _drop_none(data)
+    return cleaned
 
 
 def _drop_none(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _drop_none(v) for k, v in value.items() if v is not None and v != {}}
+        cleaned = {k: _drop_none(v) for k, v in value.items() if v is not None}
+        return {k: v for k, v in cleaned.items() if v != {}}
     if isinstance(value, list):
         return [_drop_none(v) for v in value]
     return value
 
 
-def diff_specs(old_name: str, old_models: tuple[ModelIR, ...], old_desired: DesiredSet,
-               new_name: str, new_models: tuple[ModelIR, ...], new_desired: DesiredSet,
-               replace_paths: Mapping[Any, Any] | None = None) -> SpecDiff:
-    old = {m.name: m for m in old_models}
-    new = {m.name: m for m in new_models}
-    diffs: list[ModelDiff] = []
+def settings_changes(before: Any, after: Any) -> tuple[FieldChange, ...]:
+    """Field changes between two models' settings (ABSENT for none); secret-looking env values are
+    marked sensitive, as the same values are in the objects' `env[name=X].value`."""
+    def secret(change: FieldChange) -> bool:
+        match = _ENV_PATH.match(change.path)
+        name = match and (match.group("plain") or match.group("quoted"))
+        return bool(name and SENSITIVE_ENV.search(name))
+
+    return tuple(dataclasses.replace(c, sensitive=True) if secret(c) else c
+                 for c in field_changes(before, after))
+
+
+def _source(model: ModelIR) -> tuple[str, str | None, str | None]:
+    return model.format, model.storage.uri if model.storage else None, model.image
+
+
+def _renames(old: Mapping[str, ModelIR], new: Mapping[str, ModelIR]) -> dict[str, str]:
+    """New name -> old name, for removed models that reappear under another name."""
     removed = sorted(set(old) - set(new))
     added = sorted(set(new) - set(old))
     renamed: dict[str, str] = {}
+    # Identical settings first: the plainest rename, unambiguous in sorted order.
     for name in added:
-        for gone in removed:
-            if gone not in renamed.values() and model_settings(old[gone]) == model_settings(new[name]):
-                renamed[name] = gone
-                break
+        settings = model_settings(new[name])
+        gone = next((g for g in removed
+                     if g not in renamed.values() and model_settings(old[g]) == settings), None)
+        if gone is not None:
+            renamed[name] = gone
+    # Then a rename that also changes something: the same artifact, when nothing else could match.
+    left_removed = [g for g in removed if g not in renamed.values()]
+    left_added = [a for a in added if a not in renamed]
+    for name in left_added:
+        candidates = [g for g in left_removed if _source(old[g]) == _source(new[name])]
+        rivals = [a for a in left_added if _source(new[a]) == _source(new[name])]
+        if len(candidates) == 1 and len(rivals) == 1:
+            renamed[name] = candidates[0]
+    return renamed
+
+
+def _canary_move(before: ModelIR, after: ModelIR) -> CanaryMove | None:
+    old_traffic = before.canary.traffic if before.canary else None
+    new_traffic = after.canary.traffic if after.canary else None
+    if old_traffic == new_traffic:
+        return None
+    promoted = bool(before.canary and not after.canary
+                    and (before.canary.storage.uri if before.canary.storage else None,
+                         before.canary.image) == (after.storage.uri if after.storage else None, after.image))
+    return CanaryMove(old_traffic, new_traffic, promoted)
+
+
+def diff_specs(old_name: str, old_models: tuple[ModelIR, ...], old_desired: DesiredSet,
+               new_name: str, new_models: tuple[ModelIR, ...], new_desired: DesiredSet,
+               replace_paths: Mapping[ObjectKey, Sequence[Path]] | None = None) -> SpecDiff:
+    """Compare two compiled specs; `replace_paths` are the backends' fields that force a replace."""
+    old = {m.name: m for m in old_models}
+    new = {m.name: m for m in new_models}
+    renamed = _renames(old, new)
+    pairs: list[tuple[ModelDiff, ModelIR | None, ModelIR | None]] = []
     for name in sorted(set(old) | set(new)):
         before, after = old.get(name), new.get(name)
+        if name in renamed.values():
+            continue  # reported under its new name
         if after is not None and name in renamed:
-            diffs.append(ModelDiff(name, "renamed", old[renamed[name]].backend, after.backend,
-                                   renamed_from=renamed[name]))
+            before = old[renamed[name]]
+            fields = settings_changes(model_settings(before), model_settings(after))
+            diff = ModelDiff(name, "renamed", before.backend, after.backend, fields, renamed[name],
+                             _canary_move(before, after))
         elif before is not None and after is None:
-            if name not in renamed.values():
-                diffs.append(ModelDiff(name, "removed", before.backend, None))
+            diff = ModelDiff(name, "removed", before.backend, None,
+                             settings_changes(model_settings(before), ABSENT))
         elif before is None and after is not None:
-            diffs.append(ModelDiff(name, "added", None, after.backend,
-                                   tuple(field_changes(ABSENT, model_settings(after)))))
-        elif before is not None and after is not None:
-            fields = tuple(field_changes(model_settings(before), model_settings(after)))
-            diffs.append(ModelDiff(name, "changed" if fields else "unchanged", before.backend, after.backend,
-                                   fields))
+            diff = ModelDiff(name, "added", None, after.backend,
+                             settings_changes(ABSENT, model_settings(after)))
+        else:
+            assert before is not None and after is not None
+            fields = settings_changes(model_settings(before), model_settings(after))
+            diff = ModelDiff(name, "changed" if fields else "unchanged", before.backend, after.backend,
+                             fields, canary=_canary_move(before, after))
+        pairs.append((diff, before, after))
     # The old spec's objects play the part of the live state: a directory-target style plan.
     state = LiveState({o.key: o.body for o in old_desired}, server_side=False)
     plan = make_plan(new_desired, state, applyset_id=applyset.spec_applyset_id(new_desired.spec_name,
                                                                                  new_desired.namespace),
                      target=f"{old_name} -> {new_name}", replace_paths=replace_paths, allow_empty=True)
-    warnings = _warnings(diffs, old, new, plan)
-    return SpecDiff(old_name, new_name, tuple(diffs), plan, tuple(warnings))
+    spec_fields = tuple(field_changes(
+        {"metadata": {"name": old_desired.spec_name, "namespace": old_desired.namespace}},
+        {"metadata": {"name": new_desired.spec_name, "namespace": new_desired.namespace}}))
+    warnings = _warnings(pairs, plan)
+    if old_desired.namespace != new_desired.namespace:
+        warnings.insert(0, Diagnostic(
+            "W808", f"every object moves from namespace {old_desired.namespace} to {new_desired.namespace}: "
+            "it is created in the new one and deleted from the old one", severity=Severity.WARNING,
+            hint="clients must follow the new namespace"))
+    return SpecDiff(old_name, new_name, tuple(d for d, _, _ in pairs), plan, tuple(warnings), spec_fields)
 
 
-def _warnings(diffs: list[ModelDiff], old: Mapping[str, ModelIR], new: Mapping[str, ModelIR],
+def _warnings(pairs: Sequence[tuple[ModelDiff, ModelIR | None, ModelIR | None]],
               plan: Plan) -> list[Diagnostic]:
-    out: list[Diagnostic] = []
+    """W801 model deleted, W802 renamed, W803 backend migration, W804 canary to 100% in one step,
+    W805 replicas.min to 0, W806 provenance removed, W807 an object must be replaced."""
+    found: list[tuple[str, Diagnostic]] = []
 
-    def warn(code: str, message: str) -> None:
-        out.append(Diagnostic(code, message, severity=Severity.WARNING))
+    def warn(model: str, code: str, message: str, hint: str) -> None:
+        found.append((model, Diagnostic(code, message, severity=Severity.WARNING, hint=hint)))
 
-    for diff in diffs:
+    for diff, before, after in pairs:
+        name = diff.name
         if diff.status == "removed":
-            warn("W801", f"model {diff.name} is deleted: its traffic is lost")
+            warn(name, "W801", f"model {name} is deleted: the traffic it serves is lost",
+                 "make sure no client still calls it")
         if diff.status == "renamed":
-            warn("W802", f"model {diff.renamed_from} is renamed to {diff.name}: its objects are deleted and "
-                 "recreated under the new name, and clients must follow the new name")
+            warn(name, "W802", f"model {diff.renamed_from} is renamed to {name}: its objects are deleted and "
+                 "created again under the new name", "clients must follow the new name")
         if diff.migration:
-            warn("W803", f"model {diff.name} moves from backend {diff.backend_before} to {diff.backend_after}")
-        before, after = old.get(diff.name), new.get(diff.name)
+            warn(name, "W803", f"model {name} moves from backend {diff.backend_before} to "
+                 f"{diff.backend_after}",
+                 "apply creates the new objects and deletes the old ones only once the new ones are ready")
         if before is None or after is None:
             continue
-        old_traffic = before.canary.traffic if before.canary else None
-        new_traffic = after.canary.traffic if after.canary else None
-        if new_traffic == 100 and (old_traffic is None or old_traffic < 50):
-            warn("W804", f"model {diff.name}: canary traffic jumps to 100% from "
-                 f"{'no canary' if old_traffic is None else f'{old_traffic}%'} in one step")
+        move = diff.canary
+        if move is not None and move.after == 100 and (move.before or 0) < CANARY_BIG_STEP:
+            since = "no canary" if move.before is None else f"{move.before}%"
+            warn(name, "W804", f"model {name}: canary traffic jumps to 100% from {since} in one step",
+                 "step it up (e.g. 10, 25, 50, 100) and watch the canary's metrics at each step")
+        elif move is not None and move.promoted and (move.before or 0) < CANARY_BIG_STEP:
+            warn(name, "W804", f"model {name}: the canary is promoted from {move.before}% to all of the "
+                 "traffic in one step", "step it up (e.g. 10, 25, 50, 100) before promoting it")
         if after.min_replicas == 0 and before.min_replicas > 0:
-            warn("W805", f"model {diff.name}: replicas.min drops to 0 (cold starts, or no capacity at all)")
+            warn(name, "W805", f"model {name}: replicas.min drops to 0: requests wait for a cold start, or "
+                 "fail while no pod runs", "keep replicas.min at 1 or more for latency-sensitive traffic")
         if before.provenance is not None and after.provenance is None:
-            warn("W806", f"model {diff.name}: provenance is removed: predictions can no longer be traced to "
-                 "the registry")
+            warn(name, "W806", f"model {name}: provenance is removed: its predictions can no longer be "
+                 "traced to the registry", "keep provenance (registry, uri, version) on every served model")
     for change in plan.changes:
         if change.action is Action.REPLACE:
-            warn("W807", f"{change.key} (model {change.model}) must be replaced: {change.reason}")
-    return out
+            warn(change.model, "W807", f"model {change.model}: {change.key} must be replaced: "
+                 f"{change.reason}", "it is deleted and created again: the model does not serve in between")
+    return [d for _, d in sorted(found, key=lambda item: (item[0], item[1].code, item[1].message))]

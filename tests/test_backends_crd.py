@@ -223,7 +223,7 @@ def _seldon_specs() -> list[tuple[str, str]]:
         {"name": "rich", "format": "sklearn", "storageUri": "s3://b/m",
          "autoscaling": {"metric": "memory", "target": 70},
          **RICH, "options": {"seldon": {"storageSecret": "rclone-config"}}},
-        {"name": "lgb", "format": "lightgbm", "storageUri": "gs://b/l", "replicas": {"min": 2, "max": 2}},
+        {"name": "xgb", "format": "xgboost", "storageUri": "gs://b/l", "replicas": {"min": 2, "max": 2}},
         {"name": "tf", "format": "tensorflow", "storageUri": "pvc://models/tf"},
         {"name": "onnx", "format": "onnx", "storageUri": "s3://b/o"},
         {"name": "torch", "format": "pytorch", "engine": "triton", "storageUri": "s3://b/t"},
@@ -236,6 +236,7 @@ def _seldon_specs() -> list[tuple[str, str]]:
          "options": v2_options},
         {"name": "range", "format": "onnx", "engine": "triton", "storageUri": "gs://b/o",
          "replicas": {"min": 1, "max": 5}, "options": v2_options},
+        {"name": "lgb", "format": "lightgbm", "storageUri": "gs://b/l", "options": v2_options},
         {"name": "canary", "format": "xgboost", "storageUri": "s3://b/x/1",
          "canary": {"storageUri": "s3://b/x/2", "traffic": 10}, "options": v2_options},
     ]

@@ -58,7 +58,8 @@ def _style(text: str, action: Action, colour: bool) -> str:
     return click.style(text, fg=_COLOURS.get(action)) if colour and action in _COLOURS else text
 
 
-def plan_text(plan: Plan, *, colour: bool = False, show_fields: bool = True, heading: str | None = None) -> str:
+def plan_text(plan: Plan, *, colour: bool = False, show_fields: bool = True,
+              heading: str | None = None) -> str:
     lines: list[str] = []
     if not plan.has_changes:
         lines.append(heading or f"Target: {plan.target}")
@@ -87,8 +88,8 @@ def plan_text(plan: Plan, *, colour: bool = False, show_fields: bool = True, hea
 def _model_suffix(plan: Plan, model: str, changes: Sequence[Change]) -> str:
     migration = plan.migration_for(model)
     if migration is not None:
-        return (f" moves from backend {migration.from_backend} to {migration.to_backend}: the new objects are "
-                "created and must be ready before the old ones are deleted")
+        return (f" moves from backend {migration.from_backend} to {migration.to_backend}: the new objects "
+                "are created and must be ready before the old ones are deleted")
     backends = sorted({c.backend for c in changes if c.backend})
     return f" (backend {', '.join(backends)})" if backends else ""
 
@@ -155,6 +156,14 @@ def markdown_details(summary_html: str, changes: Sequence[Change], preface: Sequ
     lines = ["<details>", f"<summary>{summary_html}</summary>", ""]
     lines.extend(preface)
     lines.append("```diff")
+    lines.extend(diff_block_lines(changes))
+    lines.extend(["```", "", "</details>", ""])
+    return lines
+
+
+def diff_block_lines(changes: Sequence[Change], *, show_fields: bool = True) -> list[str]:
+    """The object changes as the lines of a ```diff block (without the fences)."""
+    lines = []
     for change in changes:
         head = f"{_diff_marker(change.action)} {change.key} {_PHRASES[change.action]}"
         if change.reason and change.action is not Action.CREATE:
@@ -162,10 +171,9 @@ def markdown_details(summary_html: str, changes: Sequence[Change], preface: Sequ
         lines.append(head)
         for note in change.notes:
             lines.append(f"! {note}")
-        if change.action is not Action.DELETE:
+        if show_fields and change.action is not Action.DELETE:
             for field in change.fields:
                 lines.append(f"{_diff_marker(change.action)}   {field_lines(field)}")
-    lines.extend(["```", "", "</details>", ""])
     return lines
 
 

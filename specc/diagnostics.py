@@ -43,6 +43,13 @@ class Span:
         return f"{self.file}:{self.line}:{self.col}"
 
 
+def printable(text: str) -> str:
+    """`text` with every character that is not printable (other than the space) written as an escape."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def format_path(path: Path) -> str:
     """`("models", 0, "resources")` -> `models[0].resources`; the document root is `<root>`."""
     out = ""
@@ -76,13 +83,16 @@ class Diagnostic:
         return (self.span.file, self.span.line, self.span.col, format_path(self.path), self.message)
 
     def render(self, file: str | None = None) -> str:
-        """`FILE:LINE:COL: path: message (CODE); hint` — the one text form used everywhere."""
+        """`FILE:LINE:COL: path: message; hint [CODE]` — the one text form used everywhere. Characters
+        that a terminal would not show as themselves (control characters, which a hostile spec could
+        use to rewrite the terminal, and invisible spaces) are shown as escapes, on one line."""
         where = str(self.span) if self.span else (file or "")
         parts = [p for p in (where, format_path(self.path) if self.path else "") if p]
         prefix = ": ".join(parts)
         text = f"{self.message}" + (f"; {self.hint}" if self.hint else "")
         label = "" if self.severity is Severity.ERROR else f"{self.severity}: "
-        return f"{prefix}: {label}{text} [{self.code}]" if prefix else f"{label}{text} [{self.code}]"
+        line = f"{prefix}: {label}{text} [{self.code}]" if prefix else f"{label}{text} [{self.code}]"
+        return printable(line)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -105,14 +115,44 @@ def sorted_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
-    """A hint naming the closest choice, or None when nothing is close enough to help."""
+    """A hint naming the closest choice, or None when nothing is close enough to help.
+
+    Close means: the same word in another case; else at most one edit for short words (two up to
+    eight letters, three beyond), counting a swap of neighbours as one edit, which catches `s4` for
+    `s3` and `kserv` for `kserve`; else difflib's similarity, which catches dropped or added parts
+    (`storage` for `storageUri`)."""
     options = sorted(set(choices))
-    matches = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    if not matches:
-        lowered = {o.lower(): o for o in options}
-        if word.lower() in lowered:
-            matches = [lowered[word.lower()]]
+    if not options or word in options:
+        return None
+    lowered = {o.lower(): o for o in options}
+    if word.lower() in lowered:
+        return f"did you mean '{lowered[word.lower()]}'?"
+    budget = 1 if len(word) <= 4 else 2 if len(word) <= 8 else 3
+    scored = sorted((_edit_distance(word.lower(), o.lower()), -difflib.SequenceMatcher(None, word, o).ratio(),
+                     o) for o in options)
+    distance, ratio, best = scored[0]
+    tied = len(scored) > 1 and scored[1][:2] == (distance, ratio)  # `v3` for v1/v2: no honest guess
+    if distance <= budget and distance < max(len(word), len(best)) and not tied:
+        return f"did you mean '{best}'?"
+    matches = difflib.get_close_matches(word, options, n=1, cutoff=0.75)
     return f"did you mean '{matches[0]}'?" if matches else None
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions, adjacent swaps."""
+    if abs(len(a) - len(b)) > 3:
+        return abs(len(a) - len(b))
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[len(b)]
 
 
 class SpeccError(Exception):
@@ -131,7 +171,7 @@ class SpeccError(Exception):
         return cls([Diagnostic(code, message, path=path, span=span, hint=hint)])
 
 
-class InvalidSpec(SpeccError):
+class InvalidSpec(SpeccError):  # noqa: N818 - named for what it means to a caller, like click's Abort
     """The spec could not be read, parsed or validated (exit 1)."""
 
 
@@ -151,7 +191,7 @@ class ApplyError(SpeccError):
     """An apply stopped part-way: the cluster is left convergent, the next run finishes it (exit 1)."""
 
 
-class LockHeld(SpeccError):
+class LockHeld(SpeccError):  # noqa: N818 - a refusal, not a failure: the name says what happened
     """Another run holds the lock, or the wrong lock id was given (exit 3, refused before any write)."""
 
     exit_code = 3

@@ -1,15 +1,16 @@
 """Rules about meaning that the schema cannot express, checked on a structurally valid spec.
 
-Takes the `ServingSpec` and the lowered models; yields `(code, path, message, hint, severity)` as
-`Finding`s with spec paths (positions are attached by `validate`). Pure; must not know a backend's
-objects (backend-specific limits are the backends' `check` hooks).
+Takes the `ServingSpec` and the lowered models; yields `Finding`s (code, spec path, message, hint,
+severity); `validate` attaches positions. A finding about a value a model inherited from `defaults`
+names the path in `defaults`, where the user has to change it. Pure; must not know a backend's
+objects (backend-specific limits, e.g. the names a backend derives, are the backends' `check` hooks).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from specc.diagnostics import Path, Severity, did_you_mean
@@ -17,9 +18,11 @@ from specc.ir import ModelIR, StorageRef
 from specc.lower import origin
 from specc.spec import DNS1123_LABEL, IMAGE_FORMATS, ServingSpec
 
-# Schemes some backend can fetch; which backend fetches which is the backends' own check.
-KNOWN_SCHEMES = ("s3", "gs", "pvc", "hf", "https", "http", "oci", "azure")
+# Schemes that some backend can fetch (which backend fetches which is each backend's own check).
+# Azure Blob Storage is `https://<account>.blob.core.windows.net/...`, classified as `azure` by `lower`.
+KNOWN_SCHEMES = ("s3", "gs", "pvc", "hf", "https", "http", "oci")
 MAX_LABEL = 63
+_AZURE_SCHEMES = ("azure", "az", "wasb", "wasbs", "abfs", "abfss")
 
 
 @dataclass(frozen=True)
@@ -29,39 +32,67 @@ class Finding:
     message: str
     hint: str | None = None
     severity: Severity = Severity.ERROR
+    model: int | None = None  # the model (spec index) the finding is about; None for the spec as a whole
 
 
-def check_spec(spec: ServingSpec, models: dict[int, ModelIR]) -> Iterator[Finding]:
-    """Every rule, over the models that lowered (`models` maps spec index -> model)."""
-    yield from _unique_names(spec)
+def check_spec(spec: ServingSpec, models: dict[int, ModelIR],
+               written: Sequence[int] | None = None) -> Iterator[Finding]:
+    """Every rule, over the models that lowered (`models` maps spec index -> model). `written[i]` is
+    the index in the file of the spec's model i, when models with errors were left out of `spec`;
+    it is only used to name another model in a message (paths stay spec paths)."""
+    yield from _unique_names(spec, written or range(len(spec.models)))
+    replicas = spec.defaults.replicas if spec.defaults is not None else None
+    if replicas is not None and replicas.min is not None and replicas.max is not None \
+            and replicas.min > replicas.max:
+        # Wrong even when every model overrides one of them; the same finding as a model inheriting both.
+        yield Finding("R301", ("defaults", "replicas", "min"), _min_above_max(replicas.min, replicas.max, ""),
+                      _REPLICAS_HINT)
+    if spec.defaults is not None:
+        names = [s.name for s in spec.defaults.secret_env or ()]
+        yield from _secret_env(("defaults",), spec.defaults.env, names)
     for index, model in sorted(models.items()):
-        yield from _model_rules(spec, index, model)
+        for finding in _model_rules(spec, index, model):
+            yield replace(finding, model=index)
 
 
-def _unique_names(spec: ServingSpec) -> Iterator[Finding]:
+def _unique_names(spec: ServingSpec, written: Sequence[int]) -> Iterator[Finding]:
     first: dict[str, int] = {}
     for index, model in enumerate(spec.models):
         if model.name in first:
+            other = written[first[model.name]]
             yield Finding("R302", ("models", index, "name"),
-                          f"model name '{model.name}' is already used by models[{first[model.name]}]",
-                          "model names must be unique: they name the model's Kubernetes objects")
+                          f"model name '{model.name}' is already used by models[{other}]",
+                          "model names must be unique: they name the model's Kubernetes objects", model=index)
         else:
             first[model.name] = index
+
+
+def _setting(spec: ServingSpec, index: int, block: str, key: str) -> Path:
+    """Where a model's `block.key` (replicas.min, resources.memory...) was written: the model's own
+    block when it sets the key, else `defaults`, else the model's block (or the model itself)."""
+    model, defaults = spec.models[index], spec.defaults
+    attribute = {"replicas": "replicas", "resources": "resources"}[block]
+    own = getattr(model, attribute)
+    if own is not None and getattr(own, key) is not None:
+        return ("models", index, block, key)
+    inherited = getattr(defaults, attribute) if defaults is not None else None
+    if inherited is not None and getattr(inherited, key) is not None:
+        return ("defaults", block, key)
+    return ("models", index, block) if own is not None else ("models", index)
 
 
 def _model_rules(spec: ServingSpec, index: int, model: ModelIR) -> Iterator[Finding]:
     def at(*relative: str | int) -> Path:
         return origin(spec, index, relative)
 
-    if model.min_replicas > model.max_replicas:
-        yield Finding("R301", at("replicas"),
-                      f"replicas.min ({model.min_replicas}) is greater than replicas.max ({model.max_replicas})")
+    yield from _replicas(spec, index, model)
     instance = f"{model.spec_name}-{model.name}"
     if len(instance) > MAX_LABEL:
         yield Finding("R303", ("models", index, "name"),
-                      f"'{instance}' (metadata.name-model name) is {len(instance)} characters; label "
-                      f"values are limited to {MAX_LABEL}",
-                      f"shorten the model name to at most {MAX_LABEL - len(model.spec_name) - 1} characters")
+                      f"'{instance}' (metadata.name + '-' + model name) is {len(instance)} characters; the "
+                      f"app.kubernetes.io/instance label value is limited to {MAX_LABEL}",
+                      f"shorten the model name to at most {MAX_LABEL - len(model.spec_name) - 1} characters, "
+                      "or metadata.name")
     wants_image = model.format in IMAGE_FORMATS
     if wants_image and model.image is None:
         yield Finding("R305", ("models", index, "storageUri"),
@@ -71,7 +102,8 @@ def _model_rules(spec: ServingSpec, index: int, model: ModelIR) -> Iterator[Find
                       f"format '{model.format}' is served from model artifacts: use 'storageUri', "
                       "or format 'custom' (or 'bento') to run a serving image")
     if model.port is not None and model.image is None:
-        yield Finding("R311", ("models", index, "port"), "'port' applies only to models that run an 'image'")
+        yield Finding("R311", ("models", index, "port"), "'port' applies only to models that run an 'image'",
+                      "remove it: an engine serves model artifacts on its own ports")
     if model.storage is not None:
         yield from _storage_rules(model.storage, ("models", index, "storageUri"))
     if model.canary is not None:
@@ -79,64 +111,130 @@ def _model_rules(spec: ServingSpec, index: int, model: ModelIR) -> Iterator[Find
         if model.canary.storage is not None:
             yield from _storage_rules(model.canary.storage, (*canary_path, "storageUri"))
         if (model.canary.image is None) != (model.image is None):
-            own = "image" if model.image is not None else "storageUri"
-            yield Finding("R308", canary_path,
-                          f"the model uses '{own}', so its canary must use '{own}' too")
+            own, other = ("image", "storageUri") if model.image is not None else ("storageUri", "image")
+            yield Finding("R308", (*canary_path, other),
+                          f"the model uses '{own}', so its canary must use '{own}' too",
+                          "a canary is a new version of the same kind of model")
         if model.canary.storage and model.storage and model.canary.storage.uri == model.storage.uri:
             yield Finding("R308", (*canary_path, "storageUri"),
                           "the canary serves the same storageUri as the model", severity=Severity.WARNING)
-    for image, image_path in ((model.image, ("models", index, "image")),
-                              (model.canary.image if model.canary else None, ("models", index, "canary", "image"))):
-        if image is not None:
-            yield from _image_rules(image, image_path)
+        if model.canary.image is not None and model.canary.image == model.image:
+            yield Finding("R308", (*canary_path, "image"),
+                          "the canary runs the same image as the model", severity=Severity.WARNING)
+    if model.image is not None:
+        yield from _image_rules(model.image, ("models", index, "image"))
+    if model.canary is not None and model.canary.image is not None:
+        yield from _image_rules(model.canary.image, ("models", index, "canary", "image"))
+    yield from _resources(spec, index, model)
+    written = spec.models[index]
+    yield from _secret_env(("models", index), written.env, [s.name for s in written.secret_env or ()])
+    scaling = model.autoscaling
+    if scaling and scaling.metric in ("cpu", "memory") and scaling.target > 1000:
+        yield Finding("R310", at("autoscaling", "target"),
+                      f"{scaling.metric} target is a utilization percent; {scaling.target} is not plausible",
+                      "typical targets are 50 to 90")
+
+
+def _replicas(spec: ServingSpec, index: int, model: ModelIR) -> Iterator[Finding]:
+    if model.min_replicas <= model.max_replicas:
+        return
+    min_path = _setting(spec, index, "replicas", "min")
+    max_path = _setting(spec, index, "replicas", "max")
+    where = "" if max_path[:2] == min_path[:2] else (
+        ", from defaults" if max_path[0] == "defaults" else ", set on the model")
+    yield Finding("R301", min_path, _min_above_max(model.min_replicas, model.max_replicas, where),
+                  _REPLICAS_HINT)
+
+
+_REPLICAS_HINT = "min is the number of pods that always run; max is the autoscaling ceiling"
+
+
+def _min_above_max(low: int, high: int, where: str) -> str:
+    return f"replicas.min ({low}) is greater than replicas.max ({high}{where})"
+
+
+def _resources(spec: ServingSpec, index: int, model: ModelIR) -> Iterator[Finding]:
     resources = model.resources
     if resources.memory and re.fullmatch(r"[0-9.]+m", resources.memory):
-        yield Finding("R306", at("resources", "memory"),
+        yield Finding("R306", _setting(spec, index, "resources", "memory"),
                       f"memory '{resources.memory}' means {resources.memory[:-1]} thousandths of a byte",
                       f"did you mean '{resources.memory[:-1]}Mi'?")
     if resources.cpu and re.fullmatch(r".*[KMGTPE]i", resources.cpu):
-        yield Finding("R306", at("resources", "cpu"),
+        yield Finding("R306", _setting(spec, index, "resources", "cpu"),
                       f"cpu '{resources.cpu}' uses a binary (memory) suffix",
                       "cpu is counted in cores ('2', '0.5') or millicores ('500m')")
     for field_name, value in (("cpu", resources.cpu), ("memory", resources.memory)):
-        if value is not None and re.fullmatch(r"[0.]+[a-zA-Z]*", value):
-            yield Finding("R306", at("resources", field_name), f"{field_name} must be greater than zero")
-    if model.autoscaling and model.autoscaling.metric in ("cpu", "memory") and model.autoscaling.target > 1000:
-        yield Finding("R310", at("autoscaling", "target"),
-                      f"{model.autoscaling.metric} target is a utilization percent; "
-                      f"{model.autoscaling.target} is not plausible")
+        if value is not None and re.fullmatch(r"[0.]+(?:[a-zA-Z]+|[eE][-+]?[0-9]+)?", value):
+            yield Finding("R306", _setting(spec, index, "resources", field_name),
+                          f"{field_name} must be greater than zero", "remove it to leave it unset")
+
+
+def _secret_env(base: Path, env: dict[str, str] | None, names: list[str]) -> Iterator[Finding]:
+    """The same variable twice in one secretEnv list (lowering would keep only the last), or in both
+    env and secretEnv of the same block (the secret would silently win)."""
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names):
+        if name in seen:
+            yield Finding("R312", (*base, "secretEnv", position, "name"),
+                          f"secretEnv '{name}' is already set by secretEnv[{seen[name]}]",
+                          "each variable may be set once")
+        else:
+            seen[name] = position
+        if env and name in env:
+            yield Finding("R312", (*base, "secretEnv", position, "name"),
+                          f"'{name}' is set in both env and secretEnv", "keep one of them")
 
 
 def _storage_rules(storage: StorageRef, path: Path) -> Iterator[Finding]:
-    parts = urlsplit(storage.uri)
-    if storage.scheme not in KNOWN_SCHEMES:
-        yield Finding("R304", path, f"storage scheme '{storage.scheme}://' is not supported",
-                      did_you_mean(storage.scheme, KNOWN_SCHEMES)
-                      or f"use one of: {', '.join(s + '://' for s in KNOWN_SCHEMES if s != 'azure')}")
+    scheme = storage.uri.split("://", 1)[0]
+    if scheme not in KNOWN_SCHEMES:
+        yield Finding("R304", path, f"storage scheme '{scheme}://' is not supported", _scheme_hint(scheme))
+        return
+    try:
+        parts = urlsplit(storage.uri)
+    except ValueError as exc:  # the URI pattern keeps these out; never let one crash validation
+        yield Finding("R304", path, f"'{storage.uri}' is not a valid URI: {exc}")
         return
     if parts.username or parts.password:
         yield Finding("R304", path, "credentials must not be written into a storage URI",
                       "put them in a Secret and reference it from secretEnv or a service account")
     if any(segment == ".." for segment in parts.path.split("/")):
-        yield Finding("R304", path, "'..' is not allowed in a storage path")
+        yield Finding("R304", path, "'..' is not allowed in a storage path", "write the path without '..'")
     if storage.scheme == "http":
         yield Finding("R304", path, "plain http:// sends model artifacts unencrypted",
                       "use https://", severity=Severity.WARNING)
-    if storage.scheme in ("s3", "gs") and not parts.netloc:
-        yield Finding("R304", path, f"{storage.scheme}:// needs a bucket: {storage.scheme}://bucket/path")
-    if storage.scheme == "pvc":
+    if scheme in ("s3", "gs") and not parts.netloc:
+        yield Finding("R304", path, f"{scheme}:// needs a bucket", f"write {scheme}://<bucket>/<path>")
+    if scheme in ("https", "http") and not parts.hostname:
+        yield Finding("R304", path, f"{scheme}:// needs a host", f"write {scheme}://<host>/<path>")
+    if scheme == "pvc":
         claim = storage.pvc_claim
         if not re.fullmatch(DNS1123_LABEL[1:-1], claim) or len(claim) > 253:
             yield Finding("R304", path, f"'{claim}' is not a valid PersistentVolumeClaim name",
                           "use pvc://<claim-name>/<path inside the claim>")
-    if storage.scheme == "hf":
+    if scheme == "hf":
         repo = storage.uri.removeprefix("hf://")
-        name = repo.split(":", 1)[0]
-        if len([p for p in name.split("/") if p]) != 2 or name.count("/") != 1:
+        name, _, revision = repo.partition(":")
+        parts_ = name.split("/")
+        if len(parts_) != 2 or not all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", p) for p in parts_) \
+                or (":" in repo and not revision):
             yield Finding("R304", path, f"'{storage.uri}' is not a Hugging Face model reference",
-                          "use hf://<owner>/<model>[:<revision>]")
-    if storage.scheme == "oci" and not parts.netloc:
-        yield Finding("R304", path, "oci:// needs a registry: oci://registry/repository:tag")
+                          "use hf://<owner>/<model>[:<revision>], e.g. hf://google-bert/bert-base-uncased")
+    if scheme == "oci" and not parts.netloc:
+        yield Finding("R304", path, "oci:// needs a registry", "write oci://<registry>/<repository>:<tag>")
+
+
+def _scheme_hint(scheme: str) -> str:
+    if scheme == "file":
+        return ("a local file is not visible in the cluster: upload the model to object storage, or put it "
+                "on a volume (pvc://<claim>/<path>)")
+    if scheme in _AZURE_SCHEMES:
+        return "Azure Blob Storage is addressed as https://<account>.blob.core.windows.net/<container>/<path>"
+    suggestion = did_you_mean(scheme, KNOWN_SCHEMES)
+    listed = ", ".join(s + "://" for s in KNOWN_SCHEMES)
+    if suggestion:
+        return f"{suggestion} (supported: {listed}, Azure Blob https URLs)"
+    return f"use one of: {listed}"
 
 
 def _image_rules(image: str, path: Path) -> Iterator[Finding]:

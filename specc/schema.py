@@ -3,10 +3,14 @@
 Takes the spec models and the installed backends' `Options` models; returns the schema as a dict
 (`specc schema` prints it; `schemas/serving.schema.json` is that output for the built-in backends,
 kept current by a test). Must not read files. The generator differs from pydantic's default in
-three ways that keep the schema exactly as strict as the models:
-- optional fields are not nullable (the models refuse an explicit null too);
+four ways that keep the schema exactly as strict as the models (a test checks that both accept and
+reject the same documents):
+- optional fields of the spec models are not nullable (those models refuse an explicit null too);
+  a backend's `Options` model is described as pydantic sees it, nulls included;
 - `options.<backend>` is described by that backend's own `Options` model, other backend names may
   carry any mapping (a third-party plugin validates its own);
+- every pattern's final `$` becomes `$(?!\n)`: pydantic and ECMA-262 read `$` as the end of the
+  text, but Python's `re` (used by the `jsonschema` package) also matches before a final newline;
 - titles are dropped and definitions sorted, so the file is stable and readable.
 """
 
@@ -26,7 +30,12 @@ SCHEMA_ID = "https://specc.dev/schemas/serving.schema.json"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 
-class _Generator(GenerateJsonSchema):
+class _OptionsGenerator(GenerateJsonSchema):
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+
+class _SpecGenerator(_OptionsGenerator):
     def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
         return self.generate_inner(schema["schema"])
 
@@ -36,21 +45,19 @@ class _Generator(GenerateJsonSchema):
             json_schema.pop("default")
         return json_schema
 
-    def field_title_should_be_set(self, schema: Any) -> bool:
-        return False
 
-
-def _model_schema(model: type[BaseModel]) -> dict[str, Any]:
-    schema: dict[str, Any] = model.model_json_schema(by_alias=True, schema_generator=_Generator)
+def _model_schema(model: type[BaseModel], generator: type[GenerateJsonSchema]) -> dict[str, Any]:
+    schema: dict[str, Any] = model.model_json_schema(by_alias=True, schema_generator=generator)
     return schema
 
 
 def build_schema(options: Mapping[str, type[BaseModel]]) -> dict[str, Any]:
-    schema = _model_schema(ServingSpec)
+    """The schema for a spec whose `options` may name the backends in `options` (name -> Options)."""
+    schema = _model_schema(ServingSpec, _SpecGenerator)
     defs: dict[str, Any] = schema.setdefault("$defs", {})
     option_properties: dict[str, Any] = {}
     for name, model in sorted(options.items()):
-        sub = _model_schema(model)
+        sub = _model_schema(model, _OptionsGenerator)
         for key, value in sub.pop("$defs", {}).items():
             defs.setdefault(key, value)
         definition = f"{model.__name__}"
@@ -65,19 +72,36 @@ def build_schema(options: Mapping[str, type[BaseModel]]) -> dict[str, Any]:
     }
     for settings in ("Defaults", "Model"):
         defs[settings]["properties"]["options"] = options_schema
-    schema = _strip_titles(schema)
+    schema = _pin_patterns(_strip_titles(schema))
     return {
         "$schema": DRAFT,
         "$id": SCHEMA_ID,
         "title": "specc ServingSpec",
-        "description": "serving.yaml: every model an ML team serves, compiled by specc into Kubernetes objects.",
+        "description": ("serving.yaml: every model an ML team serves, compiled by specc into Kubernetes "
+                        "objects."),
         **{k: v for k, v in schema.items() if k != "title"},
         "$defs": dict(sorted(schema["$defs"].items())),
     }
 
 
 def schema_text(options: Mapping[str, type[BaseModel]]) -> str:
+    """The schema as the text of `schemas/serving.schema.json`."""
     return json.dumps(build_schema(options), indent=2, sort_keys=False) + "\n"
+
+
+def _pin_patterns(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _pin_pattern(v) if k == "pattern" and isinstance(v, str) else _pin_patterns(v)
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_pin_patterns(v) for v in node]
+    return node
+
+
+def _pin_pattern(pattern: str) -> str:
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        return pattern + r"(?!\n)"
+    return pattern
 
 
 def _strip_titles(node: Any) -> Any:

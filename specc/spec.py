@@ -5,7 +5,8 @@ and unknown keys, enums, patterns, ranges) and is kept equivalent to `schemas/se
 which is generated from these models (`specc schema`). Rules about meaning that need more than one
 field (min <= max, unique names, name budgets, which backend serves which format) live in `rules`
 and the backends, not here, so that the JSON Schema and these models accept exactly the same
-documents. Must not read files or know about backends.
+documents. The data they check is the JSON data model the loader produces (no NaN, 2.0 is 2). Must
+not read files or depend on a backend (it only knows the built-in backends' names, for hints).
 """
 
 from __future__ import annotations
@@ -36,8 +37,14 @@ ENGINES = ("mlserver", "tfserving", "torchserve", "triton")
 PROTOCOLS = ("v1", "v2")
 SCALE_METRICS = ("cpu", "memory", "concurrency", "rps")
 DEFAULT_BACKEND = "kubernetes"
+# The backends that ship with specc (each an installable plugin); used for hints when one is missing.
+BUILTIN_BACKENDS = ("kubernetes", "kserve", "seldon", "bentoml")
 
-# Patterns, each with the sentence a user sees when a value does not match it.
+# Patterns, each with the sentence a user sees when a value does not match it. They are written with
+# explicit ASCII classes (no \w, \s, \d) so that pydantic's Rust engine, Python's `re` (used by the
+# `jsonschema` package) and ECMA-262 (editors) read them the same way, and because the Rust engine
+# takes ~50 ms at start-up to compile a Unicode `\w{0,127}`; `schema` also pins `$` to the very end of
+# the text, where Python's `$` would accept a trailing newline.
 DNS1035 = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -45,14 +52,16 @@ HOSTNAME = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9]
 ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 SECRET_KEY = r"^[-._a-zA-Z0-9]+$"
 BACKEND_NAME = r"^[a-z][a-z0-9-]*$"
-URI = r"^[a-z][a-z0-9+.-]*://[^\s\x00-\x1f\x7f]+$"
+# RFC 3986 characters only: unreserved, reserved (without the IPv6 brackets, which would make
+# `urlsplit` fail on an unbalanced one) and percent-escapes; anything else must be percent-encoded.
+URI = r"^[a-z][a-z0-9+.-]*://[A-Za-z0-9._~:/?#@!$&'()*+,;=%-]+$"
 # distribution/reference: [registry/]path[:tag][@digest]; lowercase path components.
 IMAGE = (
     r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]+)?/)?"
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
-    r"(?::[\w][\w.-]{0,127})?(?:@[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,})?$"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,})?$"
 )
-INGRESS_PATH = r"^/[^\s\x00-\x1f\x7f]*$"
+INGRESS_PATH = r"^/[!-~]*$"
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 # k8s.io/apimachinery resource.Quantity, without a sign (resources are never negative).
 QUANTITY = (
@@ -71,10 +80,11 @@ PATTERN_MEANING = {
     "with a digit",
     SECRET_KEY: "must be a Secret key: letters, digits, '-', '_' and '.'",
     BACKEND_NAME: "must be a backend name such as kubernetes, kserve, seldon or bentoml",
-    URI: "must be a URI such as s3://bucket/path, gs://bucket/path, pvc://claim/path or hf://owner/model",
+    URI: "must be a URI such as s3://bucket/path, gs://bucket/path, pvc://claim/path or hf://owner/model "
+    "(ASCII, no spaces: percent-encode other characters)",
     IMAGE: "must be an image reference such as registry.example.com/team/name:1.2.3 (lowercase "
     "repository, optional :tag and @sha256:digest)",
-    INGRESS_PATH: "must be an absolute URL path starting with '/'",
+    INGRESS_PATH: "must be an absolute URL path starting with '/' (ASCII, no spaces)",
     PRINTABLE: "must not contain control characters",
     QUANTITY: "must be a Kubernetes quantity such as 500m, 2, 1.5, 512Mi or 4Gi",
 }
@@ -83,16 +93,21 @@ _QUANTITY_RE = re.compile(QUANTITY)
 
 
 def _quantity(value: Any) -> str:
-    """Accept 2, 0.5 or "512Mi" (YAML users write numbers unquoted); always return the string form."""
+    """Accept 2, 0.5 or "512Mi" (YAML users write numbers unquoted); always return the string form.
+
+    Numbers are accepted when they are not negative, exactly as the JSON Schema's `minimum: 0` says; the
+    loader has already refused NaN and infinity, which JSON cannot hold."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise PydanticCustomError("quantity_type", "expected a quantity (a string or a number), got {kind}",
                                   {"kind": type(value).__name__})
-    text = value if isinstance(value, str) else repr(value)
-    if isinstance(value, float) and text.endswith(".0"):
-        text = text[:-2]
-    if not _QUANTITY_RE.match(text):
-        raise PydanticCustomError("quantity", "'{value}' " + PATTERN_MEANING[QUANTITY], {"value": text})
-    return text
+    if isinstance(value, str):
+        if not _QUANTITY_RE.fullmatch(value):  # fullmatch: `$` alone would accept a trailing newline
+            raise PydanticCustomError("quantity", "'{value}' " + PATTERN_MEANING[QUANTITY], {"value": value})
+        return value
+    if not value >= 0:  # also false for NaN
+        raise PydanticCustomError("quantity", "'{value}' must not be negative", {"value": repr(value)})
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text
 
 
 Quantity = Annotated[
@@ -159,7 +174,17 @@ class SecretEnv(Strict):
 
 
 EnvName = Annotated[str, Field(pattern=ENV_NAME, max_length=253)]
-EnvMap = dict[EnvName, Annotated[str, Field(max_length=32768)]]
+# pydantic describes a constrained key as `patternProperties`, which lets keys that do not match
+# through unchecked; `propertyNames` constrains every key, as the model does.
+EnvMap = Annotated[
+    dict[EnvName, Annotated[str, Field(max_length=32768)]],
+    WithJsonSchema({
+        "type": "object",
+        "description": "Environment variables: NAME: value (values are strings; quote numbers).",
+        "propertyNames": {"pattern": ENV_NAME, "maxLength": 253},
+        "additionalProperties": {"type": "string", "maxLength": 32768},
+    }),
+]
 OptionsMap = dict[Annotated[str, Field(pattern=BACKEND_NAME)], dict[str, Any]]
 StorageUri = Annotated[str, _str(URI, max_length=2048, description="Where the model artifacts live.")]
 Image = Annotated[str, _str(IMAGE, max_length=512, description="A serving image to run instead.")]
@@ -225,7 +250,8 @@ class Model(Settings):
     ]
     storage_uri: StorageUri | None = Field(None, alias="storageUri")
     image: Image | None = None
-    port: Annotated[int, Field(ge=1, le=65535, description="The port an image: model serves on.")] | None = None
+    port: Annotated[int, Field(ge=1, le=65535, description="The port an image: model serves on.")] | None = (
+        None)
     engine: Literal["mlserver", "tfserving", "torchserve", "triton"] | None = None
     canary: Canary | None = None
     ingress: Ingress | None = None

@@ -1,14 +1,19 @@
 """Validation: a `SourceDocument` becomes a `ValidatedSpec` (the typed spec and its IR), or every
 problem in it is raised at once as one `InvalidSpec`, each with `FILE:LINE:COL`, its path, and a
-did-you-mean where one helps.
+did-you-mean or another hint where one helps.
 
 Three layers, each reported with its stage code:
 1. structure (S): the pydantic models of `specc.spec` plus each installed backend's `Options` model
    for `options.<backend>` (together exactly what `schemas/serving.schema.json` accepts);
-2. meaning (R): `specc.rules`, on every model whose own structure is valid;
+2. meaning (R): `specc.rules`, on every model whose own structure is usable;
 3. backends (B): the chosen backend exists, serves the format, and its `check` hook is satisfied.
 
-Pure apart from loading plugins through the registry; must not read files or print.
+A structure error does not hide the other layers' findings where it need not: unknown keys are set
+aside, and a model with errors of its own is left out, so the rest of the file is still checked.
+
+Positions: an unknown key points at the key, a bad value at the value, a missing key or a rule about
+a whole mapping at the key that holds the mapping. Pure apart from loading plugins through the
+registry; must not read files or print.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import re
 import types
 import typing
+import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,13 +30,38 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from specc.backend_api import Backend, Target
-from specc.diagnostics import Diagnostic, DiagnosticCollector, InvalidSpec, Path, Severity, did_you_mean
+from specc.diagnostics import (
+    CompileError,
+    Diagnostic,
+    DiagnosticCollector,
+    InvalidSpec,
+    Path,
+    Severity,
+    Span,
+    did_you_mean,
+)
 from specc.ir import ModelIR, ServingIR
 from specc.lower import lower_model, merged_options, model_backend, origin
 from specc.registry import Registry
 from specc.rules import check_spec
 from specc.source import SourceDocument
-from specc.spec import PATTERN_MEANING, ServingSpec
+from specc.spec import (
+    API_VERSION,
+    BACKEND_NAME,
+    BUILTIN_BACKENDS,
+    DNS1035,
+    DNS1123_LABEL,
+    DNS1123_SUBDOMAIN,
+    ENV_NAME,
+    HOSTNAME,
+    IMAGE,
+    KIND,
+    PATTERN_MEANING,
+    URI,
+    Defaults,
+    Model,
+    ServingSpec,
+)
 
 
 @dataclass(frozen=True)
@@ -46,16 +78,20 @@ def validate(document: SourceDocument, registry: Registry, target: Target | None
 
     `backend_override` compiles every model for one backend (`specc render --backend`)."""
     target = target or Target()
+    if backend_override is not None and backend_override not in registry.backends:
+        # A command-line choice, not something in the file: no position to point at.
+        raise CompileError([Diagnostic("B401", f"backend '{backend_override}' is not installed (installed: "
+                                       f"{', '.join(registry.names()) or 'none'})",
+                                       hint=_backend_hint(backend_override, registry))])
     found = DiagnosticCollector()
     data = document.data
     errors = structural_errors(data, registry)
-    found.extend(_diagnostic(document, e, registry) for e in errors)
+    found.extend(structure_diagnostics(document, errors, registry))
     for path, name in unknown_option_backends(data, registry):
-        found.add(Diagnostic("R309", f"options for unknown backend '{name}'", path=path,
-                             span=document.span(path, key=True),
-                             hint=did_you_mean(name, registry.backends) or "see `specc backends`"))
+        found.add(Diagnostic("R309", f"options for backend '{name}', which is not installed", path=path,
+                             span=document.span(path, key=True), hint=_backend_hint(name, registry)))
 
-    spec, index_map = _valid_part(data, errors)
+    spec, index_map = _usable_part(data, errors)
     if spec is None:
         found.raise_if_errors()
         raise AssertionError("structure errors must have been reported")  # pragma: no cover
@@ -75,29 +111,52 @@ def validate(document: SourceDocument, registry: Registry, target: Target | None
     for i, model in enumerate(spec.models):
         name = model_backend(spec, model)
         if name not in registry.backends:
-            where = ("models", i, "backend") if model.backend else ("backend",) if spec.backend else ("models", i)
-            found.add(_with_span(document, registry.unknown(name, path=real(where)), key=False))
+            where = real(("models", i, "backend") if model.backend else ("backend",) if spec.backend
+                         else ("models", i))
+            installed = ", ".join(registry.names()) or "none"
+            what = "is not installed" if name in BUILTIN_BACKENDS else "is unknown"
+            found.add(Diagnostic("B401", f"backend '{name}' {what} (installed: {installed})", path=where,
+                                 span=_span_for(document, where), hint=_backend_hint(name, registry)))
             continue
         backend = registry.backends[name]
-        options = backend.Options.model_validate(merged_options(spec, model, name))
+        try:
+            options = backend.Options.model_validate(merged_options(spec, model, name))
+        except ValidationError as exc:
+            # Each block was valid on its own (structure); only their combination is refused.
+            where = real(origin(spec, i, ("options", name)))
+            for error in exc.errors(include_url=False):
+                message = f"options.{name} of this model, merged with defaults: {error['msg']}"
+                found.add(Diagnostic("S208", message,
+                                     path=real(("models", i, "options", name)),
+                                     span=document.span(where, key=True)))
+            continue
         models[i] = lower_model(spec, model, i, options)
         backends[i] = backend
 
-    for finding in check_spec(spec, models):
-        found.add(_positioned(document, finding.code, real(finding.path), finding.message, finding.hint,
-                              finding.severity))
-    for i, model in sorted(models.items()):
-        backend = backends[i]
-        if model.format not in backend.formats:
-            able = sorted(n for n, b in registry.backends.items() if model.format in b.formats)
-            found.add(_positioned(
-                document, "B403", real(("models", i, "format")),
-                f"backend '{backend.name}' cannot serve format '{model.format}'",
-                f"backends that can: {', '.join(able)}" if able else None))
+    refused: set[int] = set()  # models with rule errors: their backend would only repeat them
+    for finding in check_spec(spec, models, index_map):
+        path = real(finding.path)
+        found.add(Diagnostic(finding.code, finding.message, path=path, span=_span_for(document, path),
+                             hint=finding.hint, severity=finding.severity))
+        if finding.severity is Severity.ERROR and finding.model is not None:
+            refused.add(finding.model)
+    for i, lowered in sorted(models.items()):
+        if i in refused:
             continue
-        for problem in backend.check(model, target):
-            found.add(_positioned(document, "B410", real(origin(spec, i, problem.path)),
-                                  f"{backend.name}: {problem.message}", problem.hint, problem.severity))
+        backend = backends[i]
+        if lowered.format not in backend.formats:
+            able = sorted(n for n, b in registry.backends.items() if lowered.format in b.formats)
+            path = real(("models", i, "format"))
+            found.add(Diagnostic(
+                "B403", f"backend '{backend.name}' cannot serve format '{lowered.format}'", path=path,
+                span=document.span(path),
+                hint=f"backends that can: {', '.join(able)}" if able else "no installed backend serves it"))
+            continue
+        for problem in backend.check(lowered, target):
+            path = real(origin(spec, i, problem.path))
+            found.add(Diagnostic("B410", f"{backend.name}: {problem.message}", path=path,
+                                 span=_span_for(document, path), hint=problem.hint,
+                                 severity=problem.severity))
     found.extend(registry.warnings)
     found.raise_if_errors()
     if len(models) != len(spec.models):  # pragma: no cover - every skipped model reported an error
@@ -129,8 +188,11 @@ def structural_errors(data: Any, registry: Registry) -> list[ErrorDetails]:
 
 
 def unknown_option_backends(data: Any, registry: Registry) -> list[tuple[Path, str]]:
+    """`options.<name>` blocks for backends that are not installed (names that are not even valid
+    backend names are structure errors already)."""
     return [((*path, name), name) for path, options in _option_blocks(data)
-            for name in sorted(options) if isinstance(name, str) and name not in registry.backends]
+            for name in sorted(options)
+            if isinstance(name, str) and name not in registry.backends and re.fullmatch(BACKEND_NAME, name)]
 
 
 def _option_blocks(data: Any) -> list[tuple[Path, dict[str, Any]]]:
@@ -148,45 +210,115 @@ def _option_blocks(data: Any) -> list[tuple[Path, dict[str, Any]]]:
     return blocks
 
 
-def _valid_part(data: Any, errors: list[ErrorDetails]) -> tuple[ServingSpec | None, list[int]]:
-    """The largest part of the document that is structurally valid: everything when there are no
-    errors; otherwise the spec without its broken models, if the rest of it is valid."""
-    if not errors:
-        return ServingSpec.model_validate(data), list(range(len(data["models"])))
+def _usable_part(data: Any, errors: list[ErrorDetails]) -> tuple[ServingSpec | None, list[int]]:
+    """The largest part of the document whose structure is valid, so that rules and backends can
+    still check it: unknown keys are dropped (they were reported), a wrong `apiVersion` or `kind` is
+    replaced (reported too), and models with other errors are left out. None when what is left
+    cannot stand (e.g. `metadata` or `defaults` is broken: every model depends on them)."""
     if not isinstance(data, dict) or not isinstance(data.get("models"), list):
         return None, []
-    broken = {e["loc"][1] for e in errors if len(e["loc"]) >= 2 and e["loc"][0] == "models"}
-    if any(not (len(e["loc"]) >= 2 and e["loc"][0] == "models") for e in errors):
-        return None, []
-    keep = [i for i in range(len(data["models"])) if i not in broken]
+    if not errors:
+        return ServingSpec.model_validate(data), list(range(len(data["models"])))
+    pruned = _prune(data, [tuple(e["loc"]) for e in errors if e["type"] == "extra_forbidden"])
+    broken: set[int] = set()
+    for error in errors:
+        loc = tuple(error["loc"])
+        if error["type"] == "extra_forbidden":
+            continue
+        if len(loc) >= 2 and loc[0] == "models" and isinstance(loc[1], int):
+            broken.add(loc[1])
+        elif loc in (("apiVersion",), ("kind",)):
+            pruned[loc[0]] = API_VERSION if loc[0] == "apiVersion" else KIND
+        else:
+            return None, []
+    keep = [i for i in range(len(pruned["models"])) if i not in broken]
     if not keep:
         return None, []
     try:
-        return ServingSpec.model_validate({**data, "models": [data["models"][i] for i in keep]}), keep
+        spec = ServingSpec.model_validate({**pruned, "models": [pruned["models"][i] for i in keep]})
     except ValidationError:
         return None, []
+    return spec, keep
+
+
+def _prune(data: dict[str, Any], locations: Iterable[tuple[Any, ...]]) -> dict[str, Any]:
+    """A copy of `data` without the keys at `locations`, copying only the containers on the way."""
+    pruned = dict(data)
+    for loc in locations:
+        node: Any = pruned
+        for part in loc[:-1]:
+            child = node[part] if isinstance(node, (dict, list)) else None
+            if isinstance(child, dict):
+                child = dict(child)
+            elif isinstance(child, list):
+                child = list(child)
+            else:
+                break
+            node[part] = child
+            node = child
+        else:
+            if isinstance(node, dict):
+                node.pop(loc[-1], None)
+    return pruned
+
+
+def _backend_hint(name: str, registry: Registry) -> str:
+    if name in BUILTIN_BACKENDS:
+        return f"the built-in '{name}' backend plugin is missing or failed to load; see `specc backends`"
+    suggestion = did_you_mean(name, set(registry.backends) | set(BUILTIN_BACKENDS))
+    return suggestion or f"installed backends: {', '.join(registry.names()) or 'none'}; see `specc backends`"
+
+
+def _span_for(document: SourceDocument, path: Path) -> Span:
+    """A rule's position: a scalar's value, or the key line of a mapping or list it is about."""
+    site = document.site(path)
+    if site is not None and site.raw is None:
+        return document.span(path, key=True)
+    return document.span(path)
 
 
 # -- turning pydantic errors into positioned diagnostics --------------------------------------------
 
+def structure_diagnostics(document: SourceDocument, errors: list[ErrorDetails],
+                          registry: Registry) -> list[Diagnostic]:
+    """One diagnostic per structure error. A missing key is not reported separately when an unknown
+    key beside it is its misspelling (the did-you-mean says it already)."""
+    diagnostics = [_diagnostic(document, e, registry) for e in errors]
+    misspelt: set[Path] = set()
+    for error, diagnostic in zip(errors, diagnostics, strict=True):
+        hint = diagnostic.hint or ""
+        if error["type"] == "extra_forbidden" and hint.startswith("did you mean"):
+            suggestion = hint.split("'")[1]
+            misspelt.add((*diagnostic.path[:-1], suggestion))
+    return [d for e, d in zip(errors, diagnostics, strict=True)
+            if not (e["type"] == "missing" and d.path in misspelt)
+            and not (e["type"] == "one_of" and {(*d.path, "storageUri"), (*d.path, "image")} & misspelt)]
+
+
+_YAML11_BOOLEANS = ("yes", "no", "on", "off", "y", "n")
 _TYPE_WORDS = {
-    "string_type": "a string", "int_type": "an integer", "float_type": "a number", "bool_type": "true or false",
+    "string_type": "a string", "int_type": "an integer", "float_type": "a number",
+    "bool_type": "true or false",
     "dict_type": "a mapping", "model_type": "a mapping", "model_attributes_type": "a mapping",
     "list_type": "a list", "int_parsing": "an integer", "quantity_type": "a quantity (a string or a number)",
 }
 
+_BOUND_WORDS = {
+    "greater_than_equal": "at least", "greater_than": "greater than",
+    "less_than_equal": "at most", "less_than": "less than",
+}
 
-def _describe(value: Any) -> str:
+
+def _describe(value: Any, raw: str | None = None) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
-        return f"boolean ({str(value).lower()})"
-    if isinstance(value, int):
-        return f"integer ({value})"
-    if isinstance(value, float):
-        return f"number ({value})"
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, (int, float)):
+        shown = raw if raw is not None and len(raw) <= 40 else str(value) if len(str(value)) <= 40 else "..."
+        return f"a number ({shown})"
     if isinstance(value, str):
-        return f"string ('{value}')" if len(value) <= 40 else "string"
+        return f"a string ('{value}')" if len(value) <= 60 else "a long string"
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
@@ -194,80 +326,244 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
-def _lookup(data: Any, path: Path) -> tuple[bool, Any]:
-    node = data
-    for part in path:
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            return False, None
-    return True, node
+def _shown(value: Any) -> str:
+    if isinstance(value, str):
+        return f"'{value}'" if len(value) <= 80 else f"'{value[:77]}...'"
+    return _describe(value)
 
 
 def _diagnostic(document: SourceDocument, error: ErrorDetails, registry: Registry) -> Diagnostic:
     loc: Path = tuple(p for p in error["loc"] if isinstance(p, (str, int)))
     kind = error["type"]
     ctx = error.get("ctx") or {}
-    found, value = _lookup(document.data, loc)
+    value = error.get("input")
+    if loc and loc[-1] == "[key]":
+        return _key_diagnostic(document, loc[:-1], error, registry)
     site = document.site(loc)
-    hint: str | None = None
+    raw = site.raw if site is not None and not site.quoted else None
     if kind == "missing":
-        parent = loc[:-1]
         return Diagnostic("S202", f"missing required field '{loc[-1]}'", path=loc,
-                          span=document.span(parent), hint=None)
+                          span=document.span(loc[:-1], key=True), hint=_choices_hint(loc))
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1], registry)
-        hint = did_you_mean(str(loc[-1]), allowed) if allowed else None
-        return Diagnostic("S201", f"unknown field '{loc[-1]}'", path=loc, span=document.span(loc, key=True),
-                          hint=hint)
+        return Diagnostic("S201", f"unknown field {_shown(loc[-1])}", path=loc,
+                          span=document.span(loc, key=True), hint=_unknown_key_hint(loc, registry))
     if kind in ("literal_error", "enum"):
         expected = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
-        shown = f"'{value}'" if isinstance(value, str) else _describe(value)
         hint = did_you_mean(value, expected) if isinstance(value, str) else None
-        return Diagnostic("S204", f"{shown} is not one of {', '.join(repr(e) for e in expected)}", path=loc,
-                          span=document.span(loc), hint=hint)
+        if len(expected) == 1:
+            message = f"{_shown(value)} must be '{expected[0]}'"
+        else:
+            message = f"{_shown(value)} is not one of: {', '.join(expected)}"
+        return Diagnostic("S204", message, path=loc, span=document.span(loc), hint=hint)
     if kind in _TYPE_WORDS:
-        message = f"expected {_TYPE_WORDS[kind]}, got {_describe(value) if found else 'nothing'}"
-        if site is not None and site.raw is not None and not site.quoted and kind == "string_type":
-            hint = f'quote it: "{site.raw}"'
+        message = f"expected {_TYPE_WORDS[kind]}, got {_describe(value, raw)}"
+        hint = None
+        if kind == "string_type" and raw is not None and isinstance(value, (int, float, bool)):
+            what = "true or false" if isinstance(value, bool) else "a number"
+            hint = f'quote it: "{raw}" (unquoted, YAML reads it as {what})'
         elif site is not None and site.quoted and kind in ("int_type", "float_type", "bool_type"):
             hint = "remove the quotes"
-        elif kind == "bool_type" and isinstance(value, str) and value.lower() in ("yes", "no", "on", "off"):
-            hint = "YAML 1.2 booleans are true and false"
+        elif kind == "bool_type" and isinstance(value, str) and value.lower() in _YAML11_BOOLEANS:
+            hint = f"YAML 1.2 booleans are true and false; did you mean {_yes_no(value)}?"
+        elif kind == "int_type" and isinstance(value, float):
+            hint = "use a whole number"
         return Diagnostic("S203", message, path=loc, span=document.span(loc), hint=hint)
     if kind == "string_pattern_mismatch":
-        meaning = PATTERN_MEANING.get(str(ctx.get("pattern")), f"must match {ctx.get('pattern')}")
-        shown = f"'{value}'" if isinstance(value, str) and len(value) <= 80 else "value"
-        return Diagnostic("S205", f"{shown} {meaning}", path=loc, span=document.span(loc))
+        pattern = str(ctx.get("pattern"))
+        meaning = PATTERN_MEANING.get(pattern, f"must match {pattern}")
+        hint = _pattern_hint(pattern, value)
+        if pattern == BACKEND_NAME and isinstance(value, str):
+            hint = _backend_hint(value, registry)
+        return Diagnostic("S205", f"{_shown(value)} {meaning}", path=loc, span=document.span(loc), hint=hint)
     if kind in ("string_too_long", "too_long"):
         limit = ctx.get("max_length")
+        size = len(value) if isinstance(value, (str, list, dict)) else "?"
         what = "characters" if kind == "string_too_long" else "items"
-        return Diagnostic("S206", f"is longer than {limit} {what}", path=loc, span=document.span(loc))
+        hint = None
+        if limit == 63:
+            hint = "the names of Kubernetes objects and labels are limited to 63 characters"
+        return Diagnostic("S206", f"is {size} {what} long; the limit is {limit}", path=loc,
+                          span=document.span(loc), hint=hint)
     if kind == "too_short":
-        return Diagnostic("S206", f"needs at least {ctx.get('min_length')} item(s)", path=loc,
-                          span=document.span(loc))
-    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
+        need = ctx.get("min_length")
+        hint = "add a model: - {name: ..., format: ..., storageUri: ...}" if loc == ("models",) else None
+        return Diagnostic("S206", f"needs at least {need} item{'s' if need != 1 else ''}", path=loc,
+                          span=document.span(loc, key=True), hint=hint)
+    if kind in _BOUND_WORDS:
         bound = next(iter(ctx.values()), "?")
-        return Diagnostic("S206", f"{_describe(value)} must be {op} {bound}", path=loc, span=document.span(loc))
+        hint = None
+        if loc[-1:] == ("traffic",):
+            hint = "traffic is the percentage of requests for the canary (0-100)"
+        return Diagnostic("S206", f"{_describe(value, raw)} must be {_BOUND_WORDS[kind]} {bound}", path=loc,
+                          span=document.span(loc), hint=hint)
     if kind == "one_of":
-        return Diagnostic("S207", error["msg"], path=loc, span=document.span(loc))
+        return _one_of(document, loc, value)
     if kind == "null_value":
-        return Diagnostic("S203", f"'{loc[-1]}' {error['msg']}" if loc else error["msg"], path=loc,
-                          span=document.span(loc))
-    code = "S205" if kind == "quantity" else "S203"
-    return Diagnostic(code, error["msg"], path=loc, span=document.span(loc))
+        name = loc[-1] if loc else "value"
+        return Diagnostic("S203", f"'{name}' is empty (null)", path=loc, span=document.span(loc, key=True),
+                          hint="give it a value or remove the key")
+    if kind == "quantity":
+        return Diagnostic("S205", error["msg"], path=loc, span=document.span(loc), hint=quantity_hint(value))
+    return Diagnostic("S203", error["msg"], path=loc, span=document.span(loc))
 
 
-def _positioned(document: SourceDocument, code: str, path: Path, message: str, hint: str | None,
-                severity: Severity = Severity.ERROR) -> Diagnostic:
-    return Diagnostic(code, message, path=path, span=document.span(path), hint=hint, severity=severity)
+def _key_diagnostic(document: SourceDocument, path: Path, error: ErrorDetails,
+                    registry: Registry) -> Diagnostic:
+    """A free-form mapping (env, options) with a key that is not allowed there."""
+    kind, key, ctx = error["type"], error.get("input"), error.get("ctx") or {}
+    span = document.span(path, key=True)
+    if kind == "string_pattern_mismatch":
+        pattern = str(ctx.get("pattern"))
+        meaning = PATTERN_MEANING.get(pattern, f"must match {pattern}")
+        hint = _pattern_hint(pattern, key)
+        if pattern == BACKEND_NAME and isinstance(key, str):
+            hint = did_you_mean(key, set(registry.backends) | set(BUILTIN_BACKENDS)) or hint
+        return Diagnostic("S205", f"key {_shown(key)} {meaning}", path=path, span=span, hint=hint)
+    if kind == "string_too_long":
+        return Diagnostic("S206", f"key is {len(key) if isinstance(key, str) else '?'} characters long; the "
+                          f"limit is {ctx.get('max_length')}", path=path, span=span)
+    return Diagnostic("S203", f"key {_shown(key)} is not allowed here", path=path, span=span)
 
 
-def _with_span(document: SourceDocument, diagnostic: Diagnostic, *, key: bool) -> Diagnostic:
-    return Diagnostic(diagnostic.code, diagnostic.message, path=diagnostic.path,
-                      span=document.span(diagnostic.path, key=key), hint=diagnostic.hint,
-                      severity=diagnostic.severity)
+def _one_of(document: SourceDocument, loc: Path, value: Any) -> Diagnostic:
+    what = "a canary" if loc[-1:] == ("canary",) else "a model"
+    span = document.span(loc, key=True)
+    if isinstance(value, dict) and "storageUri" in value and "image" in value:
+        return Diagnostic("S207", f"{what} has both 'storageUri' and 'image'; it needs exactly one", path=loc,
+                          span=span, hint="keep 'storageUri' for model artifacts an engine loads, or 'image' "
+                          "for a serving image")
+    return Diagnostic("S207", f"{what} needs 'storageUri' or 'image'", path=loc, span=span,
+                      hint="'storageUri' for model artifacts an engine loads (s3://..., gs://..., "
+                      "pvc://...), 'image' for a serving image")
+
+
+def _yes_no(value: str) -> str:
+    return "true" if value.lower() in ("yes", "on", "y") else "false"
+
+
+def _choices_hint(loc: Path) -> str | None:
+    """What a missing field looks like: its choices, its one allowed value, or its required keys."""
+    annotation = _field_annotation(loc)
+    choices = typing.get_args(annotation) if typing.get_origin(annotation) is typing.Literal else ()
+    if len(choices) > 1:
+        return "one of: " + ", ".join(str(c) for c in choices)
+    if len(choices) == 1:
+        return f"{loc[-1]}: {choices[0]}"
+    if typing.get_origin(annotation) is list:
+        return f"{loc[-1]}: a list of entries, e.g. - {{name: ..., format: ..., storageUri: ...}}" \
+            if loc == ("models",) else f"{loc[-1]}: a list"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        required = [f.alias or n for n, f in annotation.model_fields.items() if f.is_required()]
+        return f"{loc[-1]}: {{{', '.join(f'{key}: ...' for key in required)}}}" if required else None
+    return None
+
+
+_MODEL_KEYS = frozenset(f.alias or n for n, f in Model.model_fields.items())
+_DEFAULTS_KEYS = frozenset(f.alias or n for n, f in Defaults.model_fields.items())
+_TOP_KEYS = frozenset(f.alias or n for n, f in ServingSpec.model_fields.items())
+
+
+def _unknown_key_hint(loc: Path, registry: Registry) -> str | None:
+    key, parent = str(loc[-1]), loc[:-1]
+    allowed = _allowed_keys(parent, registry)
+    if key not in allowed:
+        # A real key in the wrong place is more likely than a typo: say where it belongs.
+        if parent == ("defaults",) and key in _MODEL_KEYS:
+            return f"'{key}' is set on each model, not in defaults"
+        if parent == () and key in _MODEL_KEYS:
+            return f"'{key}' belongs to a model: put it under 'models:'"
+        if len(parent) == 2 and parent[0] == "models" and key in _TOP_KEYS - _MODEL_KEYS:
+            return f"'{key}' belongs at the top level of the spec, not in a model"
+    return did_you_mean(key, allowed) if allowed else None
+
+
+_LABEL_PATTERNS = (DNS1035, DNS1123_LABEL, DNS1123_SUBDOMAIN, HOSTNAME)
+
+
+def _pattern_hint(pattern: str, value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    if pattern in _LABEL_PATTERNS:
+        ascii_value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
+        fixed = re.sub(r"[^a-z0-9.-]+", "-", ascii_value.lower().replace("_", "-"))
+        fixed = fixed.replace(".", "-") if pattern in (DNS1035, DNS1123_LABEL) else fixed
+        fixed = fixed.strip("-.")
+        if pattern == DNS1035 and value[:1].isdigit():
+            return f"a name starts with a letter, e.g. 'model-{fixed or value}'"
+        if fixed and fixed != value and re.match(pattern, fixed):
+            return f"did you mean '{fixed}'?"
+        return None
+    if pattern == ENV_NAME:
+        if value[:1].isdigit():
+            return "an environment variable name cannot start with a digit"
+        return "use letters, digits and '_' (e.g. LOG_LEVEL)"
+    if pattern == URI:
+        return _uri_hint(value)
+    if pattern == IMAGE:
+        return image_hint(value)
+    return None
+
+
+def _uri_hint(value: str) -> str | None:
+    if "://" not in value:
+        if value.startswith(("/", "./", "~")) or re.match(r"^[A-Za-z]:\\", value):
+            return ("a local path is not visible in the cluster: upload the model to object storage, or "
+                    "put it on a volume (pvc://claim/path)")
+        return "write the scheme too, e.g. s3://bucket/path"
+    scheme = value.split("://", 1)[0]
+    if scheme != scheme.lower() and re.match(r"^[a-z][a-z0-9+.-]*$", scheme.lower()):
+        return f"write the scheme in lowercase: {scheme.lower()}://"
+    if any(c.isspace() for c in value):
+        return "remove the spaces, or percent-encode them as %20"
+    if "[" in value or "]" in value:
+        return "percent-encode '[' and ']' as %5B and %5D"
+    return None
+
+
+def image_hint(value: str) -> str | None:
+    """What is wrong with an image reference that the IMAGE pattern refused."""
+    name, _, digest = value.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    repository, _, tag = last.partition(":") if ":" in last else (last, "", "")
+    path = name[: len(name) - len(last)] + repository
+    components = path.split("/")
+    has_registry = len(components) > 1 and re.search(r"[.:]|^localhost$", components[0]) is not None
+    repo_path = "/".join(components[1:] if has_registry else components)
+    if any(c.isspace() for c in value):
+        return "an image reference has no spaces"
+    if repo_path != repo_path.lower():
+        fixed = value.replace(repo_path, repo_path.lower(), 1)
+        return f"repository names must be lowercase: did you mean '{fixed}'?"
+    if tag and not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", tag):
+        return "a tag has letters, digits, '_', '.' and '-' (at most 128, not starting with '.' or '-')"
+    if digest and not re.fullmatch(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,}", digest):
+        return "a digest is algorithm:hex, e.g. @sha256: followed by 64 hex digits"
+    if "://" in value:
+        return "an image reference has no scheme: registry.example.com/team/name:1.2.3"
+    return None
+
+
+def quantity_hint(value: Any) -> str | None:
+    """A hint for a quantity the pattern refused: 2GB, 2gi, '2 Gi', -1, 1.5.2."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text != value or " " in text:
+        return f"remove the spaces: '{text.replace(' ', '')}'"
+    match = re.fullmatch(r"([0-9.]+)([KMGTPEkmgtpe])([iI]?)[bB]", text)
+    if match:
+        number, unit, binary = match.groups()
+        unit = "k" if unit in "kK" and not binary else unit.upper()
+        return (f"Kubernetes writes sizes without 'B': '{number}{unit.upper() if unit != 'k' else 'K'}i' "
+                f"(powers of 1024) or '{number}{unit}' (powers of 1000)")
+    if text.startswith("-"):
+        return "a resource amount cannot be negative"
+    if text.count(".") > 1:
+        return "a quantity has at most one decimal point"
+    match = re.fullmatch(r"([0-9.]+)([kmgtpe])i", text, flags=re.IGNORECASE)
+    if match:
+        return f"suffixes are case-sensitive: did you mean '{match.group(1)}{match.group(2).upper()}i'?"
+    return "examples: cpu '500m' or 2; memory '512Mi' or '4Gi'"
 
 
 # -- which keys a mapping may have, for did-you-mean ------------------------------------------------
@@ -283,13 +579,25 @@ def _allowed_keys(path: Path, registry: Registry) -> list[str]:
 
 def allowed_keys(path: Path, root: type[BaseModel] = ServingSpec) -> list[str]:
     """The keys allowed in the mapping at `path` of a spec (empty when it is a free-form map)."""
+    annotation = _annotation_at(path, root)
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [f.alias or n for n, f in annotation.model_fields.items()]
+    return []
+
+
+def _field_annotation(path: Path) -> Any:
+    return _unwrap(_annotation_at(path, ServingSpec))
+
+
+def _annotation_at(path: Path, root: type[BaseModel]) -> Any:
     annotation: Any = root
     for part in path:
         annotation = _unwrap(annotation)
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             field = next((f for n, f in annotation.model_fields.items() if (f.alias or n) == part), None)
             if field is None:
-                return []
+                return None
             annotation = field.annotation
         else:
             origin_type = typing.get_origin(annotation)
@@ -299,11 +607,8 @@ def allowed_keys(path: Path, root: type[BaseModel] = ServingSpec) -> list[str]:
             elif origin_type is dict and len(args) == 2:
                 annotation = args[1]
             else:
-                return []
-    annotation = _unwrap(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [f.alias or n for n, f in annotation.model_fields.items()]
-    return []
+                return None
+    return annotation
 
 
 def _unwrap(annotation: Any) -> Any:
@@ -318,4 +623,3 @@ def _unwrap(annotation: Any) -> Any:
             annotation = members[0]
         else:
             return annotation
-

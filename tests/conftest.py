@@ -2,9 +2,11 @@
 
 - `--update-golden` rewrites golden files from the current output instead of comparing (golden files
   are never edited by hand).
-- Case folders: `tests/cases/valid/<case>/serving.yaml` must validate;
-  `tests/cases/invalid/<case>/serving.yaml` (or `input.bin` for raw bytes) must fail with every
-  `{line, col, code, message}` listed in its `expected.yaml` (`message` is a fragment).
+- Case folders (format in tests/cases/README.md): `tests/cases/valid/<case>/serving.yaml` must
+  validate (with the warnings of an optional `warnings.yaml`); `tests/cases/invalid/<case>/serving.yaml`
+  (or `input.bin` for raw bytes) must fail with exactly the `{line, col, code, message, hint}` listed in
+  its `expected.yaml` (`message` and `hint` are fragments); `tests/cases/diff/<case>/` holds an old and
+  a new spec for `specc diff`.
 """
 
 from __future__ import annotations

@@ -140,10 +140,8 @@ def test_a_spec_new_on_the_branch_is_an_error_that_says_so(repo: Path, env: dict
 # read_spec_at_revision (specc/source.py) runs its first two git commands with text=True, so the
 # error handler's `.decode()` fails on their str stderr and these end as "internal error:
 # AttributeError". Strict: once that is fixed these pass, and the marks must go.
-SOURCE_BUG = "specc.source.read_spec_at_revision decodes a str stderr (internal error instead of git's message)"
 
 
-@pytest.mark.xfail(strict=True, reason=SOURCE_BUG)
 def test_a_revision_that_does_not_exist(repo: Path, env: dict[str, str]) -> None:
     result = specc(repo, env, "diff", "serving.yaml", "--base", "no-such-branch")
     assert result.returncode == 1 and result.stdout == ""
@@ -151,7 +149,6 @@ def test_a_revision_that_does_not_exist(repo: Path, env: dict[str, str]) -> None
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason=SOURCE_BUG)
 def test_outside_any_git_repository(tmp_path: Path, env: dict[str, str]) -> None:
     loose = tmp_path / "loose"
     loose.mkdir()

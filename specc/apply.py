@@ -19,7 +19,7 @@ converges from):
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,43 +93,16 @@ def apply_plan(plan: Plan, read: ClusterRead, target: ClusterTarget, registry: R
     if (changing or deleting or read.parent is None) and (not destroy or read.parent is not None):
         _write_parent(cluster, plan, read.parent, widened, check_lock)
 
-    failures: list[Diagnostic] = []
-    for stage in range(len(STAGES)):
-        batch = [c for c in changing if stage_of(c.key.kind) == stage]
-        if not batch:
-            continue
-        check_lock()
-        outcomes = _run(options.concurrency, batch, lambda c: _upsert(cluster, plan, read, c, options))
-        for change, outcome in zip(batch, outcomes, strict=True):
-            if isinstance(outcome, Diagnostic):
-                failures.append(outcome)
-                progress(Event("failed", change.model, change.key, outcome.message))
-            else:
-                result.applied.append(change.key)
-                progress(Event("applied", change.model, change.key, _verb(change)))
-        if failures:
-            raise ApplyError(_stopped(failures, result, "applying"))
+    _run_stages(range(len(STAGES)), changing, lambda c: _upsert(cluster, plan, read, c, options), options,
+                progress, check_lock, result.applied, result, "applying")
 
     must_wait = {m.model for m in plan.migrations}
     waiting = [c for c in changing if (options.wait or c.model in must_wait) and c.key.kind not in IMMEDIATE]
     if waiting:
         result.ready = _wait(cluster, read, registry, waiting, options, progress)
 
-    for stage in reversed(range(len(STAGES))):
-        batch = [c for c in deleting if stage_of(c.key.kind) == stage]
-        if not batch:
-            continue
-        check_lock()
-        outcomes = _run(options.concurrency, batch, lambda c: _delete(cluster, read, c))
-        for change, outcome in zip(batch, outcomes, strict=True):
-            if isinstance(outcome, Diagnostic):
-                failures.append(outcome)
-                progress(Event("failed", change.model, change.key, outcome.message))
-            else:
-                result.deleted.append(change.key)
-                progress(Event("deleted", change.model, change.key, "deleted"))
-        if failures:
-            raise ApplyError(_stopped(failures, result, "pruning"))
+    _run_stages(reversed(range(len(STAGES))), deleting, lambda c: _delete(cluster, read, c), options,
+                progress, check_lock, result.deleted, result, "pruning")
 
     check_lock()
     if destroy:
@@ -140,6 +113,29 @@ def apply_plan(plan: Plan, read: ClusterRead, target: ClusterTarget, registry: R
         _write_parent(cluster, plan, None, set(plan.desired_group_kinds), check_lock)
     result.writes = cluster.stats.writes - writes_before
     return result
+
+
+def _run_stages(stages: Iterable[int], changes: Sequence[Change], work: Callable[[Change], Any],
+                options: ApplyOptions, progress: Progress, check_lock: Callable[[], None],
+                done: list[ObjectKey], result: ApplyResult, doing: str) -> None:
+    """Run `work` on the changes stage by stage, concurrently within a stage; stop after a stage
+    with failures (the next run converges from there)."""
+    failures: list[Diagnostic] = []
+    for stage in stages:
+        batch = [c for c in changes if stage_of(c.key.kind) == stage]
+        if not batch:
+            continue
+        check_lock()
+        for change, outcome in zip(batch, _run(options.concurrency, batch, work), strict=True):
+            if isinstance(outcome, Diagnostic):
+                failures.append(outcome)
+                progress(Event("failed", change.model, change.key, outcome.message))
+            else:
+                done.append(change.key)
+                progress(Event("applied" if doing == "applying" else "deleted", change.model, change.key,
+                               _verb(change)))
+        if failures:
+            raise ApplyError(_stopped(failures, result, doing))
 
 
 def _write_parent(cluster: Cluster, plan: Plan, current: Manifest | None, group_kinds: set[str],
@@ -239,8 +235,8 @@ def _readiness(registry: Registry, change: Change, obj: Any) -> Readiness:
 
 
 def _verb(change: Change) -> str:
-    return {Action.CREATE: "created", Action.UPDATE: "updated", Action.REPLACE: "replaced"}.get(
-        change.action, change.action.value)
+    return {Action.CREATE: "created", Action.UPDATE: "updated", Action.REPLACE: "replaced",
+            Action.DELETE: "deleted"}.get(change.action, change.action.value)
 
 
 def _stopped(failures: list[Diagnostic], result: ApplyResult, doing: str) -> list[Diagnostic]:

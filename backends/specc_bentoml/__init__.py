@@ -24,24 +24,18 @@ from specc.backend_api import (
     PodSite,
     Problem,
     Readiness,
-    Severity,
     StorageRef,
     Target,
 )
 from specc.backend_api.workload import (
-    ContainerPort,
     EngineContainer,
     WorkloadOptions,
-    canary_strategy,
-    effective_traffic,
-    http_probes,
+    bento_container,
     serve,
-    split_replicas,
+    workload_problems,
 )
 from specc_bentoml import yatai
-from specc_bentoml.common import BENTO_PORT, BENTO_UID, BentoMLOptions
-
-MAX_NAME = 63
+from specc_bentoml.common import BentoMLOptions
 
 
 class BentoMLBackend(Backend):
@@ -66,35 +60,7 @@ class BentoMLBackend(Backend):
             return
         if "bento_tag" in options.model_fields_set:
             yield Problem(("options", "bentoml", "bentoTag"), "bentoTag applies to mode yatai")
-        if model.autoscaling is not None and model.autoscaling.metric not in ("cpu", "memory"):
-            yield Problem(("autoscaling", "metric"), f"a HorizontalPodAutoscaler cannot scale on "
-                          f"{model.autoscaling.metric} without a custom metrics adapter", "use cpu or memory")
-        if model.min_replicas == 0:
-            yield Problem(("replicas", "min"), "Deployments behind an HPA cannot scale to zero",
-                          "set replicas.min to 1 or more")
-        if model.canary is not None:
-            yield from self._canary_problems(model, options)
-
-    @staticmethod
-    def _canary_problems(model: ModelIR, options: BentoMLOptions) -> Iterator[Problem]:
-        assert model.canary is not None
-        limit = MAX_NAME - len("-canary")
-        if len(model.name) > limit:
-            yield Problem(("name",), f"with a canary the name may have at most {limit} characters "
-                          f"(for '{model.name}-canary')")
-        strategy = canary_strategy(model, WorkloadOptions(canary_strategy=options.canary_strategy))
-        if strategy == "ingress" and model.ingress is None:
-            yield Problem(("options", "bentoml", "canaryStrategy"),
-                          "canaryStrategy 'ingress' needs an 'ingress' on the model")
-        if strategy == "replicas" and model.min_replicas >= 1:
-            stable, canary = split_replicas(model.min_replicas, model.canary.traffic)
-            effective = effective_traffic(stable, canary)
-            if effective != model.canary.traffic:
-                yield Problem(("canary", "traffic"),
-                              f"canary traffic {model.canary.traffic}% becomes {effective}% with whole pods "
-                              f"({canary} canary of {stable + canary})",
-                              "raise replicas.min, or declare an ingress for exact weights",
-                              severity=Severity.WARNING)
+        yield from workload_problems(model, options.canary_strategy, ("options", "bentoml"))
 
     def compile(self, model: ModelIR, target: Target) -> Sequence[Manifest]:
         options = _options(model)
@@ -105,7 +71,7 @@ class BentoMLBackend(Backend):
 
         def container_for(track: str, storage: StorageRef | None, image: str | None) -> EngineContainer:
             assert image is not None  # the bento format runs an image, the canary's too (rules)
-            return _bento_container(model, image, options)
+            return bento_container(model, image, options.run_as_user)
 
         return serve(model, container_for, workload)
 
@@ -121,19 +87,6 @@ class BentoMLBackend(Backend):
 
     def readiness(self, obj: Manifest) -> Readiness:
         return yatai.readiness(obj)
-
-
-def _bento_container(model: ModelIR, image: str, options: BentoMLOptions) -> EngineContainer:
-    port = model.port or BENTO_PORT
-    container: Manifest = {"name": "bento", "image": image,
-                           **http_probes("http", live="/livez", ready="/readyz")}
-    return EngineContainer(
-        container=container, ports=(ContainerPort("http", port),),
-        # BentoML serves Prometheus metrics on its HTTP port.
-        metrics=("http", "/metrics") if model.metrics else None,
-        model_dir=None, run_as_user=options.run_as_user or BENTO_UID,
-        env=(("BENTOML_PORT", str(port)),),
-    )
 
 
 def _options(model: ModelIR) -> BentoMLOptions:

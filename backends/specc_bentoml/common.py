@@ -1,4 +1,4 @@
-"""The `options.bentoml` model and the facts about BentoML images that both modes share.
+"""The `options.bentoml` model, shared by both modes.
 
 Takes nothing; defines the options and constants. Pure.
 """
@@ -11,8 +11,6 @@ from pydantic import Field
 
 from specc.backend_api import BackendOptions
 
-BENTO_PORT = 3000  # `bentoml serve`'s default HTTP port, and the port yatai-deployment uses
-BENTO_UID = 1034  # the `bentoml` user of images made by `bentoml containerize`
 INGRESS_CLASS = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 BENTO_TAG = r"^[a-z0-9]([-._a-z0-9]*[a-z0-9])?:[a-z0-9]([-._a-z0-9]*[a-z0-9])?$"
 

@@ -20,7 +20,8 @@ import re
 from collections.abc import Iterator
 
 from specc.backend_api import Manifest, ModelIR, Problem, Readiness, Severity, container_env
-from specc_bentoml.common import BENTO_PORT, BentoMLOptions
+from specc.backend_api.workload import BENTO_PORT
+from specc_bentoml.common import BentoMLOptions
 
 SERVING_GROUP, SERVING_VERSION, DEPLOYMENT_KIND = "serving.yatai.ai", "v2alpha1", "BentoDeployment"
 RESOURCES_GROUP, RESOURCES_VERSION, BENTO_KIND = "resources.yatai.ai", "v1alpha1", "Bento"

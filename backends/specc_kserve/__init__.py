@@ -51,11 +51,12 @@ from specc.backend_api import (
     Severity,
     StorageRef,
     Target,
+    artifact_locations,
     condition,
     container_env,
     container_resources,
 )
-from specc.backend_api.workload import track_replicas
+from specc.backend_api.workload import BENTO_PORT, BENTO_UID, track_replicas
 from specc_kserve.runtimes import (
     AUTO_SELECTED,
     ENGINE_RUNTIMES,
@@ -77,8 +78,6 @@ METRICS_PATH_ANNOTATION = "prometheus.kserve.io/path"
 CONTAINER = "kserve-container"  # KServe's name for the serving container of a custom predictor
 CANARY = "canary"
 CUSTOM_PORT = 8080  # KServe's default port for custom predictors
-BENTO_PORT = 3000
-BENTO_UID = 1034  # the `bentoml` user of images made by `bentoml containerize`
 ENGINE_UID = 1000  # the non-root user of KServe's runtime images; TF Serving and Triton default to root
 MAX_LABEL = 63
 KNATIVE_REVISION_SUFFIX = "-00001"  # Knative names revisions <ksvc>-<5 digits>
@@ -132,7 +131,7 @@ class KServeBackend(Backend):
             yield from self._image_problems(model)
         else:
             yield from self._runtime_problems(model)
-            for storage, path in _storages(model):
+            for storage, path in artifact_locations(model):
                 if storage.scheme not in ("pvc", "oci") and model.secret_env:
                     # KServe builds the initializer's credentials from the service account's Secrets
                     # (kserve#4400); the predictor's env reaches only the model server.
@@ -421,15 +420,6 @@ def _resources(model: ModelIR) -> dict[str, dict[str, Any]]:
 
 def _image_port(model: ModelIR) -> int:
     return model.port or (BENTO_PORT if model.format == "bento" else CUSTOM_PORT)
-
-
-def _storages(model: ModelIR) -> list[tuple[StorageRef, tuple[str, ...]]]:
-    found: list[tuple[StorageRef, tuple[str, ...]]] = []
-    if model.storage is not None:
-        found.append((model.storage, ("storageUri",)))
-    if model.canary is not None and model.canary.storage is not None:
-        found.append((model.canary.storage, ("canary", "storageUri")))
-    return found
 
 
 def _observed(obj: Manifest) -> bool:

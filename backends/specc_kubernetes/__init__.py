@@ -20,7 +20,6 @@ from specc.backend_api import (
     Manifest,
     ModelIR,
     Problem,
-    Severity,
     StorageRef,
     Target,
 )
@@ -29,20 +28,15 @@ from specc.backend_api.workload import (
     ContainerPort,
     EngineContainer,
     WorkloadOptions,
-    canary_strategy,
-    effective_traffic,
-    http_probes,
+    bento_container,
     serve,
-    split_replicas,
     tcp_probes,
+    workload_problems,
 )
 from specc_kubernetes.engines import DEFAULT_ENGINE, ENGINES, engine_for
 
 FETCHED_SCHEMES = ("s3", "gs", "https", "http", "azure", "hf")
-BENTO_PORT = 3000
-BENTO_UID = 1034  # the `bentoml` user of images made by `bentoml containerize`
 CUSTOM_PORT = 8080
-MAX_NAME = 63
 
 
 class KubernetesOptions(BackendOptions):
@@ -94,32 +88,7 @@ class KubernetesBackend(Backend):
             yield from self._storage(model.storage, ("storageUri",))
             if model.canary and model.canary.storage:
                 yield from self._storage(model.canary.storage, ("canary", "storageUri"))
-        if model.autoscaling and model.autoscaling.metric in ("concurrency", "rps"):
-            yield Problem(("autoscaling", "metric"),
-                          f"a HorizontalPodAutoscaler cannot scale on {model.autoscaling.metric} without a "
-                          "custom metrics adapter", "use cpu or memory, or backend kserve (Knative)")
-        if model.min_replicas == 0:
-            yield Problem(("replicas", "min"), "Deployments behind an HPA cannot scale to zero",
-                          "set replicas.min to 1 or more, or use backend kserve (Knative)")
-        if model.canary is not None:
-            limit = MAX_NAME - len("-canary")
-            if len(model.name) > limit:
-                yield Problem(("name",), f"with a canary the name may have at most {limit} characters "
-                              f"(for '{model.name}-canary')")
-            strategy = canary_strategy(model, WorkloadOptions(canary_strategy=options.canary_strategy))
-            if strategy == "ingress" and model.ingress is None:
-                yield Problem(("options", "kubernetes", "canaryStrategy"),
-                              "canaryStrategy 'ingress' needs an 'ingress' on the model")
-            if strategy == "replicas" and model.min_replicas >= 1:
-                stable, canary = split_replicas(model.min_replicas, model.canary.traffic)
-                effective = effective_traffic(stable, canary)
-                if effective != model.canary.traffic:
-                    yield Problem(
-                        ("canary", "traffic"),
-                        f"canary traffic {model.canary.traffic}% becomes {effective}% with whole pods "
-                        f"({canary} canary of {stable + canary})",
-                        "raise replicas.min, or declare an ingress for exact weights",
-                        severity=Severity.WARNING)
+        yield from workload_problems(model, options.canary_strategy, ("options", "kubernetes"))
 
     def compile(self, model: ModelIR, target: Target) -> Sequence[Manifest]:
         options = self._options(model)
@@ -152,18 +121,7 @@ class KubernetesBackend(Backend):
     @staticmethod
     def _image_container(model: ModelIR, image: str) -> EngineContainer:
         if model.format == "bento":
-            port = model.port or BENTO_PORT
-            container: Manifest = {
-                "name": "bento",
-                "image": image,
-                **http_probes("http", live="/livez", ready="/readyz"),
-            }
-            return EngineContainer(
-                container=container, ports=(ContainerPort("http", port),),
-                metrics=("http", "/metrics") if model.metrics else None,
-                model_dir=None, run_as_user=BENTO_UID,
-                env=(("BENTOML_PORT", str(port)),),
-            )
+            return bento_container(model, image)
         port = model.port or CUSTOM_PORT
         container = {"name": "server", "image": image, **tcp_probes("http")}
         return EngineContainer(

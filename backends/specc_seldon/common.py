@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from specc.backend_api import BackendOptions, ModelIR, StorageRef
+from specc.backend_api import BackendOptions
 
 # Both versions download with rclone, whose remotes are named after the URI scheme; s3 and gs are
 # the remotes Seldon's storage configuration documents.
@@ -26,13 +26,3 @@ class SeldonOptions(BackendOptions):
         None, alias="storageSecret",
         description="Secret with the rclone configuration for downloading the model (v1: the graph's "
         "envSecretRefName; v2: the Model's secretName).")
-
-
-def storages(model: ModelIR) -> list[tuple[StorageRef, tuple[str, ...]]]:
-    """The model's artifact locations with their paths in the spec (the canary's too)."""
-    found: list[tuple[StorageRef, tuple[str, ...]]] = []
-    if model.storage is not None:
-        found.append((model.storage, ("storageUri",)))
-    if model.canary is not None and model.canary.storage is not None:
-        found.append((model.canary.storage, ("canary", "storageUri")))
-    return found

@@ -25,15 +25,17 @@ from dataclasses import dataclass
 from specc.backend_api import (
     Manifest,
     ModelIR,
+    Path,
     Problem,
     Readiness,
     Severity,
     StorageRef,
+    artifact_locations,
     container_env,
     container_resources,
 )
 from specc.backend_api.workload import track_replicas
-from specc_seldon.common import FETCHED_SCHEMES, SeldonOptions, storages
+from specc_seldon.common import FETCHED_SCHEMES, SeldonOptions
 
 GROUP, VERSION, KIND = "machinelearning.seldon.io", "v1", "SeldonDeployment"
 STABLE, CANARY = "stable", "canary"
@@ -101,7 +103,7 @@ def problems(model: ModelIR, options: SeldonOptions) -> Iterator[Problem]:
         yield Problem(("protocol",), f"{pack.implementation} speaks only protocol {pack.protocols[0]}",
                       "use engine triton for v2" if pack is TFSERVING
                       else f"use protocol {pack.protocols[0]}")
-    for storage, path in storages(model):
+    for storage, path in artifact_locations(model):
         yield from _storage(storage, path)
     if model.autoscaling is not None and model.autoscaling.metric not in ("cpu", "memory"):
         yield Problem(("autoscaling", "metric"), f"Seldon Core v1 scales with a HorizontalPodAutoscaler, "
@@ -120,7 +122,7 @@ def problems(model: ModelIR, options: SeldonOptions) -> Iterator[Problem]:
                       f"'{model.ingress.host}' and path are not used", severity=Severity.WARNING)
 
 
-def _storage(storage: StorageRef, path: tuple[str, ...]) -> Iterator[Problem]:
+def _storage(storage: StorageRef, path: Path) -> Iterator[Problem]:
     if storage.scheme in (*FETCHED_SCHEMES, "pvc"):
         return
     yield Problem(path, f"Seldon Core v1's storage initializer cannot fetch {storage.scheme}:// artifacts",

@@ -21,9 +21,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from specc.backend_api import Manifest, ModelIR, Problem, Readiness, Severity, StorageRef, condition
+from specc.backend_api import (
+    Manifest,
+    ModelIR,
+    Path,
+    Problem,
+    Readiness,
+    Severity,
+    StorageRef,
+    artifact_locations,
+    condition,
+)
 from specc.backend_api.workload import track_replicas
-from specc_seldon.common import FETCHED_SCHEMES, SeldonOptions, storages
+from specc_seldon.common import FETCHED_SCHEMES, SeldonOptions
 
 GROUP, VERSION = "mlops.seldon.io", "v1alpha1"
 MODEL_KIND, EXPERIMENT_KIND = "Model", "Experiment"
@@ -68,7 +78,7 @@ def problems(model: ModelIR, options: SeldonOptions) -> Iterator[Problem]:
     if model.protocol == "v1":
         yield Problem(("protocol",), "Seldon Core 2 serves every model over the Open Inference Protocol (v2)",
                       "use protocol v2, or remove 'protocol'")
-    for storage, path in storages(model):
+    for storage, path in artifact_locations(model):
         yield from _storage(storage, path)
     if model.autoscaling is not None:
         yield Problem(("autoscaling",), "Seldon Core 2 scales Models on inference lag between replicas.min "
@@ -93,7 +103,7 @@ def problems(model: ModelIR, options: SeldonOptions) -> Iterator[Problem]:
                       "not used", severity=Severity.WARNING)
 
 
-def _storage(storage: StorageRef, path: tuple[str, ...]) -> Iterator[Problem]:
+def _storage(storage: StorageRef, path: Path) -> Iterator[Problem]:
     if storage.scheme not in FETCHED_SCHEMES:
         yield Problem(path, f"Seldon Core 2 cannot fetch {storage.scheme}:// artifacts",
                       "use s3:// or gs:// (rclone remotes)")

@@ -79,6 +79,7 @@ __all__ = [
     "IngressIR",
     "Manifest",
     "ModelIR",
+    "Path",
     "PodSite",
     "Problem",
     "ProvenanceIR",
@@ -88,6 +89,7 @@ __all__ = [
     "Severity",
     "StorageRef",
     "Target",
+    "artifact_locations",
     "condition",
     "container_env",
     "container_resources",
@@ -201,6 +203,16 @@ class Backend:
     def replace_paths(self, obj: Manifest) -> Sequence[Path]:
         """Fields whose change the server refuses in place; none by default."""
         return ()
+
+
+def artifact_locations(model: ModelIR) -> list[tuple[StorageRef, Path]]:
+    """The model's artifact locations (its own and its canary's), each with its path in the spec."""
+    found: list[tuple[StorageRef, Path]] = []
+    if model.storage is not None:
+        found.append((model.storage, ("storageUri",)))
+    if model.canary is not None and model.canary.storage is not None:
+        found.append((model.canary.storage, ("canary", "storageUri")))
+    return found
 
 
 def object_name(model: ModelIR, *suffix: str) -> str:

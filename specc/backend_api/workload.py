@@ -23,13 +23,16 @@ the requested and the effective percentages are recorded on the canary Deploymen
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from specc.backend_api import (
     Manifest,
     ModelIR,
+    Path,
+    Problem,
+    Severity,
     StorageRef,
     container_env,
     container_resources,
@@ -38,6 +41,9 @@ from specc.backend_api import (
 )
 
 MODEL_DIR = "/mnt/models"
+MAX_NAME = 63  # Service and label names
+BENTO_PORT = 3000  # `bentoml serve`'s default HTTP port
+BENTO_UID = 1034  # the `bentoml` user of images made by `bentoml containerize`
 STORAGE_INITIALIZER_IMAGE = "kserve/storage-initializer:v0.15.0"
 CANARY_TRAFFIC_ANNOTATION = "specc.dev/canary-traffic"
 CANARY_EFFECTIVE_ANNOTATION = "specc.dev/canary-effective-traffic"
@@ -348,3 +354,45 @@ def http_probes(port: str, *, live: str, ready: str, startup: str | None = None,
                          "failureThreshold": max(1, startup_seconds // 10)},
     }
 
+
+def workload_problems(model: ModelIR, strategy_option: str, option_path: Path) -> Iterator[Problem]:
+    """What `serve` cannot do with a model: scale on requests (an HPA needs a metrics adapter for
+    that), scale to zero, name a canary within 63 characters, split by ingress without one; and the
+    warning when whole pods round a canary's traffic share."""
+    if model.autoscaling and model.autoscaling.metric in ("concurrency", "rps"):
+        yield Problem(("autoscaling", "metric"),
+                      f"a HorizontalPodAutoscaler cannot scale on {model.autoscaling.metric} without a "
+                      "custom metrics adapter", "use cpu or memory, or backend kserve (Knative)")
+    if model.min_replicas == 0:
+        yield Problem(("replicas", "min"), "Deployments behind an HPA cannot scale to zero",
+                      "set replicas.min to 1 or more, or use backend kserve (Knative)")
+    if model.canary is None:
+        return
+    limit = MAX_NAME - len("-" + CANARY)
+    if len(model.name) > limit:
+        yield Problem(("name",), f"with a canary the name may have at most {limit} characters "
+                      f"(for '{model.name}-{CANARY}')")
+    strategy = canary_strategy(model, WorkloadOptions(canary_strategy=strategy_option))
+    if strategy == "ingress" and model.ingress is None:
+        yield Problem((*option_path, "canaryStrategy"), "canaryStrategy 'ingress' needs an 'ingress' on the model")
+    if strategy == "replicas" and model.min_replicas >= 1:
+        stable, canary = split_replicas(model.min_replicas, model.canary.traffic)
+        effective = effective_traffic(stable, canary)
+        if effective != model.canary.traffic:
+            yield Problem(("canary", "traffic"),
+                          f"canary traffic {model.canary.traffic}% becomes {effective}% with whole pods "
+                          f"({canary} canary of {stable + canary})",
+                          "raise replicas.min, or declare an ingress for exact weights", severity=Severity.WARNING)
+
+
+def bento_container(model: ModelIR, image: str, run_as_user: int | None = None) -> EngineContainer:
+    """A containerized Bento (`bentoml containerize`): HTTP on `BENTOML_PORT` (3000 unless the model
+    says otherwise), `/livez` and `/readyz` probes, Prometheus `/metrics` on the same port, run as
+    the image's `bentoml` user (named in the image, so it is pinned here by number for runAsNonRoot)."""
+    port = model.port or BENTO_PORT
+    container: Manifest = {"name": "bento", "image": image, **http_probes("http", live="/livez", ready="/readyz")}
+    return EngineContainer(
+        container=container, ports=(ContainerPort("http", port),),
+        metrics=("http", "/metrics") if model.metrics else None,
+        model_dir=None, run_as_user=run_as_user or BENTO_UID, env=(("BENTOML_PORT", str(port)),),
+    )

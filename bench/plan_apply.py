@@ -24,13 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from specc.testing.controlplane import ControlPlane  # noqa: E402
-from tests.cluster.faultproxy import fault_proxy  # noqa: E402
+from tests.cluster.faultproxy import fault_proxy, kubeconfig_via  # noqa: E402
 
 
 def spec_text(models: int) -> str:
@@ -88,11 +86,7 @@ def main() -> None:
             diffs_kubectl.append(timed([kubectl, "diff", "--server-side", "-f", str(work / f"rendered-{run}.yaml")],
                                        env, ok=(0, 1)))
         with fault_proxy(plane.server) as proxy:
-            config = yaml.safe_load(plane.kubeconfig.read_text())
-            for entry in config["clusters"]:
-                entry["cluster"] = {"server": proxy.url}
-            watched = work / "kubeconfig-watched"
-            watched.write_text(yaml.safe_dump(config))
+            watched = kubeconfig_via(plane.kubeconfig, proxy.url, work)
             timed([*specc, "apply", str(spec), "-n", "specc-bench-0", "--auto-approve"],
                   {**os.environ, "KUBECONFIG": str(watched)})
             writes = sum(1 for method, _, _ in proxy.seen if method != "GET")

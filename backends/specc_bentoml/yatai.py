@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from specc.backend_api import Manifest, ModelIR, Problem, Readiness, Severity, container_env
+from specc.backend_api import Manifest, ModelIR, Problem, Readiness, Severity, container_env, hpa_problems
 from specc.backend_api.workload import BENTO_PORT
 from specc_bentoml.common import BentoMLOptions
 
@@ -63,12 +63,7 @@ def problems(model: ModelIR, options: BentoMLOptions) -> Iterator[Problem]:
     if model.port is not None and model.port != BENTO_PORT:
         yield Problem(("port",), f"the yatai-deployment controller runs Bentos on port {BENTO_PORT}",
                       "remove 'port', or use options.bentoml.mode image")
-    if model.autoscaling is not None and model.autoscaling.metric not in ("cpu", "memory"):
-        yield Problem(("autoscaling", "metric"), f"a BentoDeployment scales with a HorizontalPodAutoscaler, "
-                      f"which cannot scale on {model.autoscaling.metric}", "use cpu or memory")
-    if model.min_replicas == 0:
-        yield Problem(("replicas", "min"), "a BentoDeployment scales with a HorizontalPodAutoscaler, which "
-                      "cannot scale to zero", "set replicas.min to 1 or more")
+    yield from hpa_problems(model, "a BentoDeployment scales with a HorizontalPodAutoscaler")
     if model.ingress is not None:
         yield Problem(("ingress",), f"a BentoDeployment's ingress takes its host from the controller's "
                       f"domain suffix; the host '{model.ingress.host}' and path are not used",

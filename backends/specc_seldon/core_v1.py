@@ -33,6 +33,7 @@ from specc.backend_api import (
     artifact_locations,
     container_env,
     container_resources,
+    hpa_problems,
 )
 from specc.backend_api.workload import track_replicas
 from specc_seldon.common import FETCHED_SCHEMES, SeldonOptions
@@ -105,12 +106,7 @@ def problems(model: ModelIR, options: SeldonOptions) -> Iterator[Problem]:
                       else f"use protocol {pack.protocols[0]}")
     for storage, path in artifact_locations(model):
         yield from _storage(storage, path)
-    if model.autoscaling is not None and model.autoscaling.metric not in ("cpu", "memory"):
-        yield Problem(("autoscaling", "metric"), f"Seldon Core v1 scales with a HorizontalPodAutoscaler, "
-                      f"which cannot scale on {model.autoscaling.metric}", "use cpu or memory")
-    if model.min_replicas == 0:
-        yield Problem(("replicas", "min"), "Seldon Core v1 scales with a HorizontalPodAutoscaler, which "
-                      "cannot scale to zero", "set replicas.min to 1 or more")
+    yield from hpa_problems(model, "Seldon Core v1 scales with a HorizontalPodAutoscaler")
     if model.secret_env and options.storage_secret is None:
         yield Problem(("secretEnv",), "secretEnv reaches the model server, not Seldon's storage initializer, "
                       "which reads download credentials only from the Secret named by envSecretRefName",

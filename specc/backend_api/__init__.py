@@ -93,6 +93,7 @@ __all__ = [
     "condition",
     "container_env",
     "container_resources",
+    "hpa_problems",
     "object_name",
     "selector_labels",
 ]
@@ -203,6 +204,19 @@ class Backend:
     def replace_paths(self, obj: Manifest) -> Sequence[Path]:
         """Fields whose change the server refuses in place; none by default."""
         return ()
+
+
+def hpa_problems(model: ModelIR, scaled_by: str, hint: str = "") -> Iterator[Problem]:
+    """What a HorizontalPodAutoscaler cannot do: scale on requests (concurrency, rps) without a custom
+    metrics adapter, or scale to zero. `scaled_by` starts the message ("Seldon Core v1 scales with a
+    HorizontalPodAutoscaler"); `hint` names the way out the backend offers."""
+    more = f", or {hint}" if hint else ""
+    if model.autoscaling is not None and model.autoscaling.metric not in ("cpu", "memory"):
+        yield Problem(("autoscaling", "metric"), f"{scaled_by}, which cannot scale on {model.autoscaling.metric} "
+                      "without a custom metrics adapter", f"use cpu or memory{more}")
+    if model.min_replicas == 0:
+        yield Problem(("replicas", "min"), f"{scaled_by}, which cannot scale to zero",
+                      f"set replicas.min to 1 or more{more}")
 
 
 def artifact_locations(model: ModelIR) -> list[tuple[StorageRef, Path]]:

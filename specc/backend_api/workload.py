@@ -36,6 +36,7 @@ from specc.backend_api import (
     StorageRef,
     container_env,
     container_resources,
+    hpa_problems,
     object_name,
     selector_labels,
 )
@@ -359,13 +360,8 @@ def workload_problems(model: ModelIR, strategy_option: str, option_path: Path) -
     """What `serve` cannot do with a model: scale on requests (an HPA needs a metrics adapter for
     that), scale to zero, name a canary within 63 characters, split by ingress without one; and the
     warning when whole pods round a canary's traffic share."""
-    if model.autoscaling and model.autoscaling.metric in ("concurrency", "rps"):
-        yield Problem(("autoscaling", "metric"),
-                      f"a HorizontalPodAutoscaler cannot scale on {model.autoscaling.metric} without a "
-                      "custom metrics adapter", "use cpu or memory, or backend kserve (Knative)")
-    if model.min_replicas == 0:
-        yield Problem(("replicas", "min"), "Deployments behind an HPA cannot scale to zero",
-                      "set replicas.min to 1 or more, or use backend kserve (Knative)")
+    yield from hpa_problems(model, "these Deployments scale with a HorizontalPodAutoscaler",
+                            "use backend kserve (Knative)")
     if model.canary is None:
         return
     limit = MAX_NAME - len("-" + CANARY)

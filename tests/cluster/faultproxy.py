@@ -13,7 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import urlsplit
+
+import yaml
 
 
 @dataclass
@@ -45,6 +48,16 @@ class FaultProxy:
                     fault.times -= 1
                     return fault
         return None
+
+
+def kubeconfig_via(kubeconfig: Path, url: str, directory: Path) -> Path:
+    """A copy of `kubeconfig` whose clusters are reached at `url` (the proxy), same credentials."""
+    config = yaml.safe_load(kubeconfig.read_text())
+    for entry in config["clusters"]:
+        entry["cluster"] = {"server": url}
+    path = directory / f"kubeconfig-via-{urlsplit(url).port}"
+    path.write_text(yaml.safe_dump(config))
+    return path
 
 
 @contextmanager

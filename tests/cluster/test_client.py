@@ -12,7 +12,7 @@ from specc.cluster import Cluster, Resource, RetryPolicy
 from specc.diagnostics import ClusterError
 from specc.testing.controlplane import ControlPlane
 
-from .faultproxy import Fault, fault_proxy
+from .faultproxy import Fault, fault_proxy, kubeconfig_via
 
 CONFIGMAPS = Resource("", "v1", "ConfigMap", "configmaps", True)
 DEPLOYMENTS = Resource("apps", "v1", "Deployment", "deployments", True)
@@ -130,12 +130,7 @@ def test_stopped_api_server_gives_a_clear_error_within_the_timeout(tmp_path: Pat
 
 
 def _proxied(control_plane: ControlPlane, tmp_path: Path, url: str, policy: RetryPolicy) -> Cluster:
-    config = yaml.safe_load(control_plane.kubeconfig.read_text())
-    for entry in config["clusters"]:
-        entry["cluster"] = {"server": url}
-    path = tmp_path / "kubeconfig-proxied"
-    path.write_text(yaml.safe_dump(config))
-    return Cluster.connect(kubeconfig=str(path), policy=policy)
+    return Cluster.connect(kubeconfig=str(kubeconfig_via(control_plane.kubeconfig, url, tmp_path)), policy=policy)
 
 
 def test_429_is_retried_honouring_retry_after(control_plane: ControlPlane, namespace: str, tmp_path: Path) -> None:

@@ -69,17 +69,12 @@ def test_apply_then_plan_is_empty(capsys: pytest.CaptureFixture[str], kubeconfig
 
 def test_no_op_apply_writes_nothing(capsys: pytest.CaptureFixture[str], kubeconfig: Path, namespace: str,
                                     control_plane: ControlPlane, tmp_path: Path) -> None:
-    import yaml
 
-    from .faultproxy import fault_proxy
+    from .faultproxy import fault_proxy, kubeconfig_via
 
     apply(capsys, kubeconfig, namespace, "two-models.yaml")
     with fault_proxy(control_plane.server) as proxy:  # a proxy that sees every request
-        config = yaml.safe_load(kubeconfig.read_text())
-        for entry in config["clusters"]:
-            entry["cluster"] = {"server": proxy.url}
-        watched = tmp_path / "kubeconfig"
-        watched.write_text(yaml.safe_dump(config))
+        watched = kubeconfig_via(kubeconfig, proxy.url, tmp_path)
         code, out, _ = specc(capsys, "apply", str(SPECS / "two-models.yaml"), *on(watched, namespace),
                              "--auto-approve")
     assert code == 0 and "nothing to do" in out
@@ -219,19 +214,13 @@ def test_an_expired_lock_is_taken_over(kubeconfig: Path, namespace: str, cluster
 def test_interrupted_apply_is_converged_by_the_next_run(capsys: pytest.CaptureFixture[str], kubeconfig: Path,
                                                         namespace: str, cluster: Cluster,
                                                         control_plane: ControlPlane, tmp_path: Path) -> None:
-    import yaml
 
-    from .faultproxy import Fault, fault_proxy
-    from .test_client import _proxied  # noqa: F401  (same kubeconfig rewriting)
+    from .faultproxy import Fault, fault_proxy, kubeconfig_via
 
     with fault_proxy(control_plane.server) as proxy:
         # Every write to Deployments fails: services are applied, workloads are not.
         proxy.faults.append(Fault(path="/deployments/", times=1000, status=500, unless="dryRun"))
-        config = yaml.safe_load(kubeconfig.read_text())
-        for entry in config["clusters"]:
-            entry["cluster"] = {"server": proxy.url}
-        broken = tmp_path / "kubeconfig"
-        broken.write_text(yaml.safe_dump(config))
+        broken = kubeconfig_via(kubeconfig, proxy.url, tmp_path)
         code, _, err = specc(capsys, "apply", str(SPECS / "two-models.yaml"), *on(broken, namespace),
                              "--auto-approve", "--no-wait", "--request-timeout", "5")
     assert code == 1
@@ -409,18 +398,13 @@ def test_a_conflict_with_another_manager_stops_with_the_hint(capsys: pytest.Capt
 def test_a_failed_prune_keeps_the_widened_parent_and_the_next_run_finishes(
         capsys: pytest.CaptureFixture[str], kubeconfig: Path, namespace: str, cluster: Cluster,
         control_plane: ControlPlane, tmp_path: Path) -> None:
-    import yaml
 
-    from .faultproxy import Fault, fault_proxy
+    from .faultproxy import Fault, fault_proxy, kubeconfig_via
 
     apply(capsys, kubeconfig, namespace, "two-models.yaml")
     with fault_proxy(control_plane.server) as proxy:
         proxy.faults.append(Fault(path="/poddisruptionbudgets/", times=1000, status=500))
-        config = yaml.safe_load(kubeconfig.read_text())
-        for entry in config["clusters"]:
-            entry["cluster"] = {"server": proxy.url}
-        broken = tmp_path / "kubeconfig"
-        broken.write_text(yaml.safe_dump(config))
+        broken = kubeconfig_via(kubeconfig, proxy.url, tmp_path)
         code, _, err = specc(capsys, "apply", str(SPECS / "one-model.yaml"), *on(broken, namespace),
                              "--auto-approve", "--no-wait", "--request-timeout", "5")
     assert code == 1 and "apply stopped while pruning" in err

@@ -132,11 +132,10 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
 class Cluster:
     """A connection to one API server. Thread-safe: apply runs writes of a stage concurrently."""
 
-    def __init__(self, *, server: str, context: str, namespace: str | None, api_client: Any,
+    def __init__(self, *, server: str, context: str, api_client: Any,
                  policy: RetryPolicy | None = None, secrets: tuple[str, ...] = ()) -> None:
         self.server = server
         self.context = context
-        self.default_namespace = namespace
         self.policy = policy or RetryPolicy()
         self.stats = CallStats()
         self._api = api_client
@@ -162,7 +161,7 @@ class Cluster:
             except (ConfigException, FileNotFoundError, OSError):
                 if kubeconfig is None and context is None:
                     config.load_incluster_config(client_configuration=configuration)
-                    return cls._make(configuration, "in-cluster", _incluster_namespace(), policy)
+                    return cls._make(configuration, "in-cluster", policy)
                 raise
             chosen = next((c for c in contexts if c["name"] == context), None) if context else active
             if chosen is None:
@@ -175,12 +174,10 @@ class Cluster:
         except Exception as exc:  # kubeconfig parsing, exec plugins: all become one clear error
             raise _error("K510", f"cannot load kubeconfig: {redact(str(exc))}",
                          hint="check KUBECONFIG / --kubeconfig and --context") from None
-        namespace = (chosen.get("context") or {}).get("namespace")
-        return cls._make(configuration, chosen["name"], namespace, policy)
+        return cls._make(configuration, chosen["name"], policy)
 
     @classmethod
-    def _make(cls, configuration: Any, context: str, namespace: str | None,
-              policy: RetryPolicy | None) -> Cluster:
+    def _make(cls, configuration: Any, context: str, policy: RetryPolicy | None) -> Cluster:
         from kubernetes import client
 
         configuration.retries = False  # retries are ours, with backoff and Retry-After
@@ -195,8 +192,8 @@ class Cluster:
             warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
         api_client = client.ApiClient(configuration)
         secrets = tuple(v.split(" ", 1)[-1] for v in (configuration.api_key or {}).values() if isinstance(v, str))
-        return cls(server=configuration.host, context=context, namespace=namespace, api_client=api_client,
-                   policy=policy, secrets=secrets)
+        return cls(server=configuration.host, context=context, api_client=api_client, policy=policy,
+                   secrets=secrets)
 
     def close(self) -> None:
         pool = getattr(getattr(self._api, "rest_client", None), "pool_manager", None)
@@ -464,11 +461,3 @@ def _causes(payload: Any) -> list[str]:
 
 def _error(code: str, message: str, hint: str | None = None) -> ClusterError:
     return ClusterError([Diagnostic(code, message, hint=hint, severity=Severity.ERROR)])
-
-
-def _incluster_namespace() -> str | None:
-    try:
-        with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace", encoding="utf-8") as handle:
-            return handle.read().strip() or None
-    except OSError:
-        return None

@@ -18,7 +18,6 @@ The finishing pass, the same for every backend:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from specc import applyset
@@ -171,7 +170,3 @@ def _drop_empty_maps(obj: Manifest) -> Manifest:
 
     result: Manifest = walk(obj)
     return result
-
-
-def desired_group_kinds(objects: Sequence[DesiredObject]) -> set[str]:
-    return {o.key.group_kind for o in objects}

@@ -5,8 +5,8 @@ Takes plain dicts; returns `FieldChange`s. Pure. Three tools, used by plans and 
 - `covers(desired, live)`: does the live object already hold every field specc sends, with the
   same value? (List items are matched in order and must be as many; extra fields the server or other
   managers added are ignored.) Decides "no change" without asking the server.
-- `owned_paths(live, manager)`: the fields a field manager owns, read from `managedFields`
-  (fieldsV1), so that a field specc used to set and no longer sends counts as a change.
+- `removed_fields(desired, live, manager)`: the fields a field manager set (its `managedFields`,
+  fieldsV1) that `desired` no longer has, so a field specc stopped sending counts as a change.
 - `field_changes(before, after, shape)`: the differences between two objects, restricted to the
   fields in `shape` (what specc manages), with lists of named items aligned by name. Uses deepdiff.
 
@@ -73,34 +73,6 @@ def _number(value: Any) -> bool:
 # -- managedFields ----------------------------------------------------------------------------------
 
 PathStep = tuple[str, Any]  # ("f", "spec") | ("k", {"name": "x"}) | ("v", value) | ("i", 3)
-
-
-def owned_paths(live: dict[str, Any], manager: str, operation: str = "Apply") -> list[tuple[PathStep, ...]]:
-    """Leaf paths owned by `manager` (fieldsV1), e.g. (("f","spec"),("f","replicas"))."""
-    paths: list[tuple[PathStep, ...]] = []
-    for entry in (live.get("metadata") or {}).get("managedFields") or []:
-        if entry.get("manager") != manager or entry.get("operation") != operation:
-            continue
-        if entry.get("subresource"):
-            continue
-        paths.extend(_walk_fields(entry.get("fieldsV1") or {}, ()))
-    return paths
-
-
-def _walk_fields(node: dict[str, Any], prefix: tuple[PathStep, ...]) -> Iterator[tuple[PathStep, ...]]:
-    children = {k: v for k, v in node.items() if k != "."}
-    if not children:
-        if prefix:
-            yield prefix
-        return
-    for key, child in children.items():
-        kind, _, raw = key.partition(":")
-        value: Any = raw
-        if kind in ("k", "v"):
-            value = json.loads(raw)
-        elif kind == "i":
-            value = int(raw)
-        yield from _walk_fields(child if isinstance(child, dict) else {}, (*prefix, (kind, value)))
 
 
 def has_path(obj: Any, path: tuple[PathStep, ...]) -> bool:

@@ -71,11 +71,6 @@ class LockInfo:
     expired: bool
 
 
-def read_lock(cluster: Cluster, namespace: str, spec_name: str) -> LockInfo | None:
-    lease = cluster.get(LEASE, namespace, lease_name(spec_name))
-    return _info(lease) if lease else None
-
-
 def _info(lease: dict[str, Any]) -> LockInfo | None:
     spec = lease.get("spec") or {}
     holder = spec.get("holderIdentity")

@@ -108,11 +108,6 @@ class DesiredSet:
     def __len__(self) -> int:
         return len(self.objects)
 
-    def by_key(self) -> dict[ObjectKey, DesiredObject]:
-        return {o.key: o for o in self.objects}
-
-    def models(self) -> list[str]:
-        return sorted({o.model for o in self.objects})
 
 
 def file_name(key: ObjectKey) -> str:

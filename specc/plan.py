@@ -15,7 +15,6 @@ The JSON form (`Plan.to_json`) is a versioned, documented format for bots (see R
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -446,8 +445,3 @@ def _notes(body: Manifest) -> tuple[str, ...]:
     if requested is not None and effective is not None and requested != effective:
         return (f"canary traffic {requested}% is {effective}% in practice: traffic follows whole pods",)
     return ()
-
-
-def desired_json_digest(desired: Mapping[ObjectKey, Manifest]) -> str:
-    text = json.dumps({str(k): v for k, v in sorted(desired.items())}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()

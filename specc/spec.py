@@ -34,8 +34,6 @@ FORMATS = (
 )
 IMAGE_FORMATS = ("bento", "custom")
 ENGINES = ("mlserver", "tfserving", "torchserve", "triton")
-PROTOCOLS = ("v1", "v2")
-SCALE_METRICS = ("cpu", "memory", "concurrency", "rps")
 DEFAULT_BACKEND = "kubernetes"
 # The backends that ship with specc (each an installable plugin); used for hints when one is missing.
 BUILTIN_BACKENDS = ("kubernetes", "kserve", "seldon", "bentoml")

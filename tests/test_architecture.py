@@ -83,7 +83,6 @@ FILE_READERS = {
     "specc/targets.py",  # the directory target: a GitOps checkout of the objects
     "specc/cli.py",  # writes what the user asked for (render -o, plan -o) and reads saved plans
     "specc/testing/controlplane.py",  # test support
-    "specc/cluster.py",  # the in-cluster service account namespace file
 }
 
 

@@ -1,6 +1,6 @@
 """Field-level comparison: no-op detection, owned fields, and diffs restricted to what specc manages."""
 
-from specc.fielddiff import ABSENT, covers, field_changes, owned_paths, removed_fields
+from specc.fielddiff import ABSENT, covers, field_changes, removed_fields
 
 DESIRED = {
     "metadata": {"labels": {"a": "1"}},
@@ -41,10 +41,9 @@ def test_list_length_matters() -> None:
     assert not covers({"x": 1}, {"x": True})
 
 
-def test_owned_paths_follow_managed_fields() -> None:
-    paths = owned_paths(live_with(), "specc")
-    assert (("f", "metadata"), ("f", "labels"), ("f", "a")) in paths
-    assert not owned_paths(live_with(), "kubectl")
+def test_only_the_named_managers_fields_count() -> None:
+    without_label = {**DESIRED, "metadata": {"labels": {}}}
+    assert removed_fields(without_label, live_with(), "kubectl") == []
 
 
 def test_a_field_specc_owned_and_no_longer_sends_is_a_removal() -> None:

@@ -374,8 +374,8 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
 
 
 def _done(result: Any) -> str:
-    return (f"Apply complete: {len(result.applied)} applied, {len(result.deleted)} deleted, "
-            f"{len(result.ready)} ready.")
+    ready = f", {len(result.ready)} ready" if result.ready else ""
+    return f"Apply complete: {len(result.applied)} applied, {len(result.deleted)} deleted{ready}."
 
 
 def _identity(saved: Any, document: Any, namespace: str | None) -> tuple[str, str]:

@@ -448,7 +448,7 @@ class _Composer:
         except UnicodeDecodeError:
             raise self.error("L103", "the string has an escape for half of a UTF-16 surrogate pair "
                              "(\\uD800-\\uDFFF), which is not a character", event.start_mark,
-                             hint="write the character itself, or its \\U00XXXXXX escape") from None
+                             hint="write the character itself, or its \\U0001F680-style escape") from None
 
     def _plain(self, event: Any) -> Any:
         value = resolve_plain_scalar(event.value)

@@ -52,6 +52,7 @@ Hooks and what they are for:
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -170,8 +171,9 @@ class BackendOptions(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=False)
 
 
-class Backend:
-    """Base class of every backend. Subclasses set the class attributes and override hooks."""
+class Backend(abc.ABC):
+    """Base class of every backend. Subclasses set the class attributes, implement `compile`, and
+    override the other hooks they need."""
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
@@ -183,8 +185,9 @@ class Backend:
         """Problems with serving `model` on this backend; none by default beyond the format."""
         return ()
 
+    @abc.abstractmethod
     def compile(self, model: ModelIR, target: Target) -> Sequence[Manifest]:
-        raise NotImplementedError(f"backend {self.name!r} does not implement compile()")
+        """The objects that serve `model` (plain dicts), for a model `check` found nothing wrong with."""
 
     def pod_sites(self, obj: Manifest) -> list[PodSite]:
         """Core workloads: the pod template of Deployment, StatefulSet, DaemonSet, Job."""

@@ -8,12 +8,13 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from specc.diagnostics import Diagnostic, Severity, SpeccError
+from specc.diagnostics import Diagnostic
 from specc.manifest_yaml import dump_all
 from specc.pipeline import Compiled, compile_document
 from specc.source import parse_spec
 
 from .conftest import EXAMPLES
+from .spectext import compile_errors, compile_text
 
 HEAD = """apiVersion: specc.dev/v1alpha1
 kind: ServingSpec
@@ -24,7 +25,7 @@ models:
 
 
 def compile_models(models: str, kube_version: tuple[int, int] | None = None) -> Compiled:
-    return compile_document(parse_spec(HEAD + models, "serving.yaml"), kube_version=kube_version)
+    return compile_text(HEAD + models, kube_version)
 
 
 def objects(models: str, kube_version: tuple[int, int] | None = None) -> dict[str, dict[str, Any]]:
@@ -32,9 +33,7 @@ def objects(models: str, kube_version: tuple[int, int] | None = None) -> dict[st
 
 
 def errors(models: str) -> list[Diagnostic]:
-    with pytest.raises(SpeccError) as raised:
-        compile_models(models)
-    return [d for d in raised.value.diagnostics if d.severity is Severity.ERROR]
+    return compile_errors(HEAD + models)
 
 
 def container(obj: dict[str, Any]) -> dict[str, Any]:

@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
-from specc.diagnostics import Diagnostic, Severity, SpeccError
+from specc.diagnostics import Diagnostic, SpeccError
 from specc.pipeline import Compiled, compile_document
 from specc.registry import load_registry
 from specc.source import parse_spec
+
+from .spectext import compile_errors, compile_text
 
 HEADER = """\
 apiVersion: specc.dev/v1alpha1
@@ -26,7 +28,7 @@ YATAI = "    options: {bentoml: {mode: yatai}}\n"
 
 
 def compile_model(extra: str = "") -> Compiled:
-    return compile_document(parse_spec(HEADER + extra, "serving.yaml"))
+    return compile_text(HEADER + extra)
 
 
 def by_kind(extra: str = "") -> dict[str, dict[str, Any]]:
@@ -34,9 +36,7 @@ def by_kind(extra: str = "") -> dict[str, dict[str, Any]]:
 
 
 def errors(extra: str) -> list[Diagnostic]:
-    with pytest.raises(SpeccError) as raised:
-        compile_model(extra)
-    return [d for d in raised.value.diagnostics if d.severity is Severity.ERROR]
+    return compile_errors(HEADER + extra)
 
 
 def backend() -> Any:

@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from specc.diagnostics import Diagnostic, Severity, SpeccError
-from specc.pipeline import Compiled, compile_document
+from specc.diagnostics import Diagnostic
+from specc.pipeline import Compiled
 from specc.registry import load_registry
-from specc.source import parse_spec
+
+from .spectext import compile_errors, compile_text
 
 HEADER = """\
 apiVersion: specc.dev/v1alpha1
@@ -23,7 +24,7 @@ V2 = "    options: {seldon: {version: v2}}\n"
 
 
 def compile_models(models: str) -> Compiled:
-    return compile_document(parse_spec(HEADER + models, "serving.yaml"))
+    return compile_text(HEADER + models)
 
 
 def bodies(models: str) -> list[dict[str, Any]]:
@@ -37,9 +38,7 @@ def sdep(models: str) -> dict[str, Any]:
 
 
 def errors(models: str) -> list[Diagnostic]:
-    with pytest.raises(SpeccError) as raised:
-        compile_models(models)
-    return [d for d in raised.value.diagnostics if d.severity is Severity.ERROR]
+    return compile_errors(HEADER + models)
 
 
 def model(fmt: str, extra: str = "", uri: str = "s3://models/m/1") -> str:

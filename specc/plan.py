@@ -15,6 +15,7 @@ The JSON form (`Plan.to_json`) is a versioned, documented format for bots (see R
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -231,6 +232,12 @@ class Plan:
             raise PlanError.single("P602", f"saved plan is malformed: {type(exc).__name__}: {exc}") from None
 
 
+def spec_digest(data: Any) -> str:
+    """sha256 of the spec's data as canonical JSON (sorted keys): the same for the same spec however
+    it is formatted, commented or ordered."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 def needs_preview(desired: DesiredSet, live: Mapping[ObjectKey, Manifest]) -> list[ObjectKey]:
     """The desired objects that are not already live as wanted: only these cost a dry-run."""
     keys = []
@@ -258,7 +265,7 @@ def _comparable(body: Manifest) -> Manifest:
 def make_plan(desired: DesiredSet, state: LiveState, *, applyset_id: str, target: str,
               replace_paths: Mapping[ObjectKey, Sequence[Path]] | None = None,
               allow_empty: bool = False, warnings: Iterable[Diagnostic] = (),
-              spec_file: str | None = None, spec_text: str | None = None, details: bool = True) -> Plan:
+              spec_file: str | None = None, spec_data: Any = None, details: bool = True) -> Plan:
     """Compare desired and live; every live member of the set that is not desired is deleted.
     Without `details` the actions are decided but field diffs of creates and unpreviewed updates
     are left out (a quick look that only asks "is there anything to do?")."""
@@ -315,7 +322,7 @@ def make_plan(desired: DesiredSet, state: LiveState, *, applyset_id: str, target
         desired={o.key: o.body for o in desired},
         desired_group_kinds=frozenset(o.key.group_kind for o in desired),
         warnings=tuple(warnings), spec_file=spec_file,
-        spec_sha256=hashlib.sha256(spec_text.encode()).hexdigest() if spec_text is not None else None,
+        spec_sha256=spec_digest(spec_data) if spec_data is not None else None,
     )
 
 

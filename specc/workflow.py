@@ -73,7 +73,7 @@ def plan_cluster(document: SourceDocument, cluster: Cluster, *, namespace: str |
         desired, read.state, applyset_id=applyset.spec_applyset_id(desired.spec_name, desired.namespace),
         target=target.description, replace_paths=_replace_paths(compiled, registry), allow_empty=destroy,
         warnings=[*compiled.warnings, *read.warnings], spec_file=document.name,
-        spec_text=repr(document.data), details=preview,
+        spec_data=document.data, details=preview,
     )
     return ClusterPlan(plan, read, target, compiled)
 
@@ -89,7 +89,7 @@ def plan_directory(document: SourceDocument, root: Path, *, kube_version: tuple[
     plan = make_plan(
         desired, state, applyset_id=applyset.spec_applyset_id(desired.spec_name, desired.namespace),
         target=target.description, replace_paths=_replace_paths(compiled, registry), allow_empty=destroy,
-        warnings=[*compiled.warnings, *warnings], spec_file=document.name, spec_text=repr(document.data),
+        warnings=[*compiled.warnings, *warnings], spec_file=document.name, spec_data=document.data,
     )
     return plan, target
 

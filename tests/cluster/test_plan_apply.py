@@ -444,3 +444,36 @@ def test_a_backend_that_is_not_installed_is_named_before_any_write(
         client = Cluster.connect(kubeconfig=str(bare.kubeconfig))
         assert client.get(LEASE, namespace, lease_name("shop")) is None
         assert client.get(CONFIGMAPS, namespace, applyset.parent_name("shop")) is None
+
+
+def test_a_lost_lock_stops_the_apply_before_its_next_write(kubeconfig: Path, namespace: str,
+                                                           cluster: Cluster) -> None:
+    from specc.diagnostics import ApplyError
+
+    lock = Lock(Cluster.connect(kubeconfig=str(kubeconfig)), namespace, "shop", renew_seconds=0.2)
+    lock.acquire()
+    try:
+        lock.ensure_held()  # renewing works while the lease is ours
+        time.sleep(0.6)
+        lock.ensure_held()
+        # Someone force-unlocks and another run takes the lease: our next renewal loses the race.
+        stolen = cluster.get(LEASE, namespace, lease_name("shop"))
+        assert stolen is not None
+        stolen["spec"]["holderIdentity"] = "other@host:2:feedface"
+        cluster.replace(LEASE, namespace, stolen)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                lock.ensure_held()
+            except ApplyError as error:
+                assert error.diagnostics[0].code == "A702"
+                assert "lost the lock" in error.diagnostics[0].message
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the lost lease was never noticed")
+    finally:
+        lock.release()
+    # Release leaves the other holder's lease alone.
+    live = cluster.get(LEASE, namespace, lease_name("shop"))
+    assert live is not None and live["spec"]["holderIdentity"] == "other@host:2:feedface"

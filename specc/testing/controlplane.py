@@ -205,7 +205,11 @@ def ensure_binaries() -> Binaries:
 
 
 class _Apt:
-    """apt-get with root (directly or through sudo), running `apt-get update` once per process."""
+    """apt-get with root (directly or through sudo).
+
+    `apt-get update` runs once per process and again after any apt source file was written: a new
+    deb-src entry is useless until apt has fetched its index (a fresh machine has none).
+    """
 
     def __init__(self) -> None:
         self._prefix: list[str] | None = None
@@ -248,6 +252,8 @@ class _Apt:
                       f"apt-get install {' '.join(packages)}")
 
     def write_root_file(self, path: Path, content: str) -> None:
+        # Any file under /etc/apt may change what apt can see: the next update() must really run.
+        self._updated = False
         if not self._root_prefix():
             path.write_text(content)
             return

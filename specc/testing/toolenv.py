@@ -43,12 +43,11 @@ class EnvironmentSpec:
     why: str
 
 
-ENVIRONMENTS: dict[str, EnvironmentSpec] = {
-    spec.name: spec
-    for spec in (
-        # One entry per engine or service; `install` with no name installs them all.
-    )
-}
+_DEFINED: tuple[EnvironmentSpec, ...] = (
+    # One entry per engine or service; `install` with no name installs them all.
+)
+
+ENVIRONMENTS: dict[str, EnvironmentSpec] = {spec.name: spec for spec in _DEFINED}
 """Every environment the tests may ask for, by name. Add an entry here; nothing else changes."""
 
 

@@ -23,6 +23,18 @@ from specc.report.diagnostics import diagnostics_text
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def colour_wanted(no_color: bool = False) -> bool:
+    """Colour unless --no-color or the NO_COLOR convention (https://no-color.org: set and not empty)."""
+    return not no_color and not os.environ.get("NO_COLOR")
+
+
+def _diagnostics(diagnostics: Sequence[Diagnostic]) -> str:
+    """Diagnostics for stderr: each with its source line and a caret, coloured on a terminal."""
+    from specc.source import source_line
+
+    return diagnostics_text(diagnostics, source_line, colour=colour_wanted() and sys.stderr.isatty())
+
+
 def _kube_version(_: click.Context, __: click.Parameter, value: str | None) -> tuple[int, int] | None:
     if value is None:
         return None
@@ -52,14 +64,17 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=True, allow_dash=True))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True,
+              help="text: each problem with its source line; json: for tools; github: GitHub Actions annotations.")
 @kube_version_option
 def validate(files: Sequence[str], fmt: str, kube_version: tuple[int, int] | None) -> None:
     """Check spec files; every problem is reported as FILE:LINE:COL with its path."""
     from specc.pipeline import compile_file
-    from specc.report.diagnostics import validation_json
+    from specc.report.diagnostics import diagnostics_github, validation_json
+    from specc.source import source_line
 
     results: list[tuple[str, list[Diagnostic]]] = []
+    texts: list[str] = []
     failed = False
     for file in files:
         try:  # each file is reported on its own, so one bad file does not hide the others' problems
@@ -67,11 +82,18 @@ def validate(files: Sequence[str], fmt: str, kube_version: tuple[int, int] | Non
         except SpeccError as error:
             diagnostics, failed = list(error.diagnostics), True
         results.append((file, diagnostics))
+        # Formatted now, while the file's text is still remembered (for excerpts and masking).
+        if fmt == "text":
+            texts.append(_diagnostics(diagnostics))
+        elif fmt == "github":
+            texts.append(diagnostics_github([(file, diagnostics)], source_line))
     if fmt == "json":
         click.echo(validation_json(results), nl=False)
+    elif fmt == "github":  # annotations go to stdout, where the runner reads workflow commands
+        click.echo("".join(texts), nl=False)
     else:
-        for file, diagnostics in results:
-            _echo_err(diagnostics_text(diagnostics))
+        for (file, diagnostics), text in zip(results, texts, strict=True):
+            _echo_err(text)
             ok = not any(d.severity == "error" for d in diagnostics)
             if ok:
                 click.echo(f"{file}: valid")
@@ -86,7 +108,7 @@ def schema() -> None:
     from specc.schema import schema_text
 
     registry = load_registry()
-    _echo_err(diagnostics_text(registry.warnings))
+    _echo_err(_diagnostics(registry.warnings))
     click.echo(schema_text({n: b.Options for n, b in registry.backends.items()}), nl=False)
 
 
@@ -96,7 +118,7 @@ def backends() -> None:
     from specc.registry import load_registry
 
     registry = load_registry()
-    _echo_err(diagnostics_text(registry.warnings))
+    _echo_err(_diagnostics(registry.warnings))
     width = max((len(n) for n in registry.names()), default=0)
     for name in registry.names():
         backend = registry.backends[name]
@@ -119,7 +141,7 @@ def render(file: str, backend: str | None, output_dir: Path | None, namespace: s
     from specc.pipeline import compile_file
 
     compiled = compile_file(file, kube_version=kube_version, backend=backend, namespace=namespace)
-    _echo_err(diagnostics_text(compiled.warnings))
+    _echo_err(_diagnostics(compiled.warnings))
     if output_dir is None:
         click.echo(dump_all(o.body for o in compiled.desired), nl=False)
         return
@@ -225,7 +247,7 @@ def plan(file: str, kubeconfig: str | None, context: str | None, namespace: str 
         cluster = _connection(kubeconfig, context, namespace, request_timeout).connect()
         result = plan_cluster(document, cluster, namespace=namespace, force_conflicts=force_conflicts,
                               destroy=destroy).plan
-    _print_plan(result, fmt, colour=not no_color)
+    _print_plan(result, fmt, colour=colour_wanted(no_color))
     if out is not None:
         _save_plan(result, out)
         click.echo(f"Saved the plan to {out}; apply it with: specc apply {out}", err=True)
@@ -311,7 +333,7 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
         run_locked,
     )
 
-    colour = not no_color
+    colour = colour_wanted(no_color)
     saved = None if destroy else _load_saved_plan(file)
     directory = _directory(target_spec)
     question = ("Do you really want to delete every object of this spec?" if destroy
@@ -439,7 +461,7 @@ def diff(old: str, new: str | None, base: str | None, fmt: str, detailed_exitcod
         before_doc, after_doc = read_spec(old), read_spec(new)
     before = compile_document(before_doc, kube_version=kube_version, registry=registry)
     after = compile_document(after_doc, kube_version=kube_version, registry=registry)
-    _echo_err(diagnostics_text(after.warnings))  # the new spec's warnings, as `validate` would show
+    _echo_err(_diagnostics(after.warnings))  # the new spec's warnings, as `validate` would show
     replace = {o.key: registry.backends[o.backend].replace_paths(o.body) for o in after.desired
                if o.backend in registry.backends}
     review = diff_specs(before_doc.name, before.validated.ir.models, before.desired,
@@ -449,7 +471,7 @@ def diff(old: str, new: str | None, base: str | None, fmt: str, detailed_exitcod
     elif fmt == "markdown":
         click.echo(review_markdown(review), nl=False)
     else:
-        click.echo(review_text(review, colour=not no_color), nl=False)
+        click.echo(review_text(review, colour=colour_wanted(no_color)), nl=False)
     if detailed_exitcode and review.has_changes:
         sys.exit(2)
 
@@ -459,7 +481,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="specc", standalone_mode=False)
     except SpeccError as error:
-        _echo_err(diagnostics_text(error.diagnostics))
+        _echo_err(_diagnostics(error.diagnostics))
         sys.exit(error.exit_code)
     except click.exceptions.Abort as abort:
         if isinstance(abort.__context__, KeyboardInterrupt):  # click turns Ctrl-C into Abort

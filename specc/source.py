@@ -178,7 +178,31 @@ def parse_spec(raw: bytes | str, name: str) -> SourceDocument:
     text = _decode(raw, name) if isinstance(raw, bytes) else raw
     if len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise _too_big(name, None)
+    _remember(name, text)
     return _Composer(name, text).compose()
+
+
+# The text of the last files parsed in this process, by display name, so a reporter can show the
+# line a diagnostic points at (standard input and `REV:path` cannot be read a second time, and a file
+# may change after it was read). Bounded: `specc validate` over many files keeps only the last ones.
+_REMEMBERED_FILES = 64
+_remembered: dict[str, list[str]] = {}
+
+
+def _remember(name: str, text: str) -> None:
+    _remembered.pop(name, None)
+    _remembered[name] = _BREAK.split(text)
+    while len(_remembered) > _REMEMBERED_FILES:
+        del _remembered[next(iter(_remembered))]
+
+
+def source_line(file: str, line: int) -> str | None:
+    """Line `line` (1-based, without its line break) of a spec parsed earlier in this process, or
+    None when that file or line is not known. Reads nothing: it returns what `parse_spec` saw."""
+    lines = _remembered.get(file)
+    if lines is None or not 1 <= line <= len(lines):
+        return None
+    return lines[line - 1]
 
 
 def _fail(name: str, code: str, message: str, *, line: int = 1, col: int = 1,

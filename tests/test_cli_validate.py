@@ -37,8 +37,9 @@ def assert_refused(result: subprocess.CompletedProcess[str], file: str, code: st
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert result.stdout == ""
+    # One diagnostic: its headline first, then only its excerpt and hint (indented lines).
     lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
+    assert all(line.startswith(" ") for line in lines[1:]), result.stderr
     assert lines[0].startswith(f"{file}:") and lines[0].endswith(f"[{code}]"), lines[0]
 
 

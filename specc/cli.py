@@ -17,7 +17,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from specc import __version__
-from specc.diagnostics import Diagnostic, SpeccError
+from specc.diagnostics import Diagnostic, SpeccError, did_you_mean
 from specc.report.diagnostics import diagnostics_text
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,6 +43,35 @@ def _kube_version(_: click.Context, __: click.Parameter, value: str | None) -> t
         return int(major), int(minor)
     except ValueError:
         raise click.BadParameter(f"expected MAJOR.MINOR such as 1.30, got {value!r}") from None
+
+
+def complete_backends(_: click.Context, __: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion of --backend: the installed backend plugins, with their summaries."""
+    from click.shell_completion import CompletionItem
+
+    from specc.registry import load_registry
+
+    registry = load_registry()
+    return [CompletionItem(name, help=registry.backends[name].summary) for name in registry.names()
+            if name.startswith(incomplete)]
+
+
+def complete_models(ctx: click.Context, _: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion of a model name: the models of the spec given earlier on the command line."""
+    from click.shell_completion import CompletionItem
+
+    from specc.source import read_spec
+
+    file = ctx.params.get("file")
+    if not isinstance(file, str) or file == "-":
+        return []
+    try:
+        data = read_spec(file).data
+    except SpeccError:  # an unreadable or broken spec completes nothing; validate says why
+        return []
+    models = data.get("models") if isinstance(data, dict) else None
+    names = sorted({m["name"] for m in models or [] if isinstance(m, dict) and isinstance(m.get("name"), str)})
+    return [CompletionItem(name) for name in names if name.startswith(incomplete)]
 
 
 def kube_version_option(f: F) -> F:
@@ -128,27 +157,52 @@ def backends() -> None:
 
 @cli.command()
 @click.argument("file", type=click.Path(allow_dash=True))
-@click.option("--backend", "backend", metavar="NAME", help="Compile every model for this backend.")
+@click.option("--backend", "backend", metavar="NAME", shell_complete=complete_backends,
+              help="Compile every model for this backend.")
 @click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write one file per object into this directory instead of printing.")
 @click.option("--namespace", "-n", help="Override metadata.namespace of the spec.")
 @kube_version_option
+@click.option("--model", "models", multiple=True, metavar="NAME", shell_complete=complete_models,
+              help="Only this model's objects (repeatable).")
+@click.option("--argocd", is_flag=True, help="Run as an Argo CD config management plugin: compile for the "
+              "destination's KUBE_VERSION, KUBE_API_VERSIONS and ARGOCD_APP_NAMESPACE, with the application's "
+              "parameters (see integrations/argocd).")
 def render(file: str, backend: str | None, output_dir: Path | None, namespace: str | None,
-           kube_version: tuple[int, int] | None) -> None:
+           kube_version: tuple[int, int] | None, models: tuple[str, ...], argocd: bool) -> None:
     """Compile a spec into Kubernetes objects (multi-document YAML, byte-identical on every run)."""
     from specc.manifest_yaml import dump, dump_all
     from specc.objects import file_name
     from specc.pipeline import compile_file
 
-    compiled = compile_file(file, kube_version=kube_version, backend=backend, namespace=namespace)
+    api_versions = None
+    if argocd:
+        from specc.argocd import settings_from_environment
+
+        settings = settings_from_environment(os.environ)
+        kube_version = kube_version or settings.kube_version
+        namespace = namespace or settings.namespace
+        backend = backend or settings.backend
+        api_versions = settings.api_versions
+    compiled = compile_file(file, kube_version=kube_version, backend=backend, namespace=namespace,
+                            api_versions=api_versions)
     _echo_err(_diagnostics(compiled.warnings))
+    desired = list(compiled.desired)
+    if models:
+        known = {m.name for m in compiled.validated.ir.models}
+        for name in models:
+            if name not in known:
+                hint = did_you_mean(name, known)
+                raise click.BadParameter(f"no model {name!r} in {file}" + (f"; {hint}" if hint else ""),
+                                         param_hint="--model")
+        desired = [o for o in desired if o.model in models]
     if output_dir is None:
-        click.echo(dump_all(o.body for o in compiled.desired), nl=False)
+        click.echo(dump_all(o.body for o in desired), nl=False)
         return
     output_dir.mkdir(parents=True, exist_ok=True)
-    for obj in compiled.desired:
+    for obj in desired:
         (output_dir / file_name(obj.key)).write_text(dump(obj.body), encoding="utf-8")
-    click.echo(f"wrote {len(compiled.desired)} objects to {output_dir}")
+    click.echo(f"wrote {len(desired)} objects to {output_dir}")
 
 
 # -- plan and apply -------------------------------------------------------------------------------------
@@ -474,6 +528,18 @@ def diff(old: str, new: str | None, base: str | None, fmt: str, detailed_exitcod
         click.echo(review_text(review, colour=colour_wanted(no_color)), nl=False)
     if detailed_exitcode and review.has_changes:
         sys.exit(2)
+
+
+@cli.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script for SHELL (commands, options, backend and model names)."""
+    from click.shell_completion import get_completion_class
+
+    completer = get_completion_class(shell)
+    assert completer is not None  # click ships all three
+    # The same script click prints for `_SPECC_COMPLETE={shell}_source specc`.
+    click.echo(completer(cli, {}, "specc", "_SPECC_COMPLETE").source())
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from specc.backend_api import Target
 from specc.compiler import compile_spec
-from specc.diagnostics import Diagnostic
+from specc.diagnostics import CompileError, Diagnostic
 from specc.objects import DesiredSet
 from specc.registry import Registry, load_registry
 from specc.source import SourceDocument, read_spec
@@ -33,8 +33,11 @@ def target_for(kube_version: tuple[int, int] | None) -> Target:
 
 def compile_document(document: SourceDocument, *, kube_version: tuple[int, int] | None = None,
                      backend: str | None = None, namespace: str | None = None,
-                     registry: Registry | None = None) -> Compiled:
-    """`namespace` overrides `metadata.namespace` (deploying one spec to another namespace)."""
+                     registry: Registry | None = None, api_versions: frozenset[str] | None = None) -> Compiled:
+    """`namespace` overrides `metadata.namespace` (deploying one spec to another namespace).
+    `api_versions`, when known (Argo CD's KUBE_API_VERSIONS: `group/version` and `group/version/Kind`
+    entries), is what the destination serves: an object of a kind it does not serve is an error
+    naming the backend to install, instead of a sync that fails later."""
     registry = registry or load_registry()
     if namespace is not None and isinstance(document.data, dict) and isinstance(document.data.get("metadata"), dict):
         data = {**document.data, "metadata": {**document.data["metadata"], "namespace": namespace}}
@@ -42,10 +45,36 @@ def compile_document(document: SourceDocument, *, kube_version: tuple[int, int] 
     target = target_for(kube_version)
     validated = validate(document, registry, target, backend_override=backend)
     desired = compile_spec(validated, registry, target)
+    if api_versions is not None:
+        check_served(desired, api_versions, registry)
     return Compiled(validated, desired, validated.warnings)
 
 
+def served(api_version: str, kind: str, api_versions: frozenset[str]) -> bool:
+    """Whether `api_versions` lists the kind (or, where it lists no kinds for that group-version, the
+    group-version)."""
+    if f"{api_version}/{kind}" in api_versions:
+        return True
+    prefix = api_version + "/"
+    return api_version in api_versions and not any(v.startswith(prefix) for v in api_versions)
+
+
+def check_served(desired: DesiredSet, api_versions: frozenset[str], registry: Registry) -> None:
+    problems: dict[tuple[str, str], Diagnostic] = {}
+    for obj in desired:
+        kind = obj.key.kind
+        if (obj.api_version, kind) in problems or served(obj.api_version, kind, api_versions):
+            continue
+        problems[(obj.api_version, kind)] = Diagnostic(
+            "B411", f"the destination cluster does not serve {obj.api_version} {kind} (model {obj.model}, "
+            f"backend '{obj.backend}')", hint=f"install what backend '{obj.backend}' needs in that cluster "
+            "(its CRDs and controller), or choose another backend")
+    if problems:
+        raise CompileError(list(problems.values()))
+
+
 def compile_file(file: str, *, kube_version: tuple[int, int] | None = None, backend: str | None = None,
-                 namespace: str | None = None, registry: Registry | None = None) -> Compiled:
+                 namespace: str | None = None, registry: Registry | None = None,
+                 api_versions: frozenset[str] | None = None) -> Compiled:
     return compile_document(read_spec(file), kube_version=kube_version, backend=backend, namespace=namespace,
-                            registry=registry)
+                            registry=registry, api_versions=api_versions)

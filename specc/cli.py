@@ -62,7 +62,9 @@ def complete_models(ctx: click.Context, _: click.Parameter, incomplete: str) -> 
 
     from specc.source import read_spec
 
-    file = ctx.params.get("file")
+    # While the option's value is still being typed, click's resilient parse leaves the positional
+    # arguments unassigned in ctx.args: the spec is the first of them.
+    file = ctx.params.get("file") or next((a for a in ctx.args if not a.startswith("-")), None)
     if not isinstance(file, str) or file == "-":
         return []
     try:
@@ -540,6 +542,51 @@ def completion(shell: str) -> None:
     assert completer is not None  # click ships all three
     # The same script click prints for `_SPECC_COMPLETE={shell}_source specc`.
     click.echo(completer(cli, {}, "specc", "_SPECC_COMPLETE").source())
+
+
+# -- examples at the end of every --help ----------------------------------------------------------------
+# Real commands: the ones that need no cluster run as written from the repository root (tests/test_cli_help.py).
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "": ("specc validate examples/*/serving.yaml",
+         "specc render examples/sklearn-kserve/serving.yaml --backend kubernetes",
+         "specc plan serving.yaml --format markdown --detailed-exitcode"),
+    "validate": ("specc validate examples/*/serving.yaml",
+                 "specc validate --format github examples/sklearn-kserve/serving.yaml",
+                 "specc validate --format json serving.yaml | jq '.files[].diagnostics'"),
+    "schema": ("specc schema",
+               "specc schema > serving.schema.json  # for `# yaml-language-server: $schema=...`"),
+    "backends": ("specc backends",
+                 "specc render examples/sklearn-kserve/serving.yaml --backend seldon"),
+    "render": ("specc render examples/sklearn-kserve/serving.yaml",
+               "specc render examples/sklearn-kserve/serving.yaml --backend kubernetes --kube-version 1.22",
+               "specc render examples/mixed-backends/serving.yaml --model ranker -n ml-staging"),
+    "plan": ("specc plan serving.yaml --context prod",
+             "specc plan serving.yaml --format markdown --detailed-exitcode > plan.md",
+             "specc plan serving.yaml -o plan.json && specc apply plan.json"),
+    "apply": ("specc apply serving.yaml",
+              "specc apply serving.yaml --auto-approve --timeout 900 --lock-timeout 120",
+              "specc apply serving.yaml --target dir:deploy/ml-prod --auto-approve"),
+    "destroy": ("specc destroy serving.yaml",
+                "specc destroy serving.yaml --auto-approve --context staging"),
+    "force-unlock": ("specc force-unlock serving.yaml ci@runner-7:4242:1f2e3d4c",
+                     "specc apply serving.yaml --lock-timeout 300  # or wait for the holder instead"),
+    "diff": ("specc diff serving.yaml --base origin/main",
+             "specc diff examples/sklearn-kserve/serving.yaml examples/mixed-backends/serving.yaml",
+             "specc diff serving.yaml --base origin/main --format markdown > review.md"),
+    "completion": ('eval "$(specc completion bash)"  # in ~/.bashrc',
+                   'specc completion zsh > "${fpath[1]}/_specc"',
+                   "specc completion fish > ~/.config/fish/completions/specc.fish"),
+}
+
+
+def _add_examples() -> None:
+    for name, lines in EXAMPLES.items():
+        command = cli if not name else cli.commands[name]
+        # \b keeps click from re-wrapping the lines of the paragraph that follows it.
+        command.epilog = "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
+
+
+_add_examples()
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

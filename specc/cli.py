@@ -400,6 +400,9 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
         result, target = plan_directory(read_spec(file), directory, kube_version=kube_version, namespace=namespace,
                                         destroy=destroy)
         click.echo(plan_text(result, colour=colour), nl=False)
+        if not result.has_changes and not target.kustomization_current():
+            target.sync_kustomization()  # bookkeeping, like the cluster's ApplySet parent: no question
+            click.echo(f"Updated {directory / 'kustomization.yaml'}.")
         if not result.has_changes or not _confirm(auto_approve, question):
             return
         written, removed = apply_directory(result, target)

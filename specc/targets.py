@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from specc import applyset
+from specc import applyset, kustomization
 from specc.cluster import Cluster, Resource
 from specc.diagnostics import ClusterError, Diagnostic, PlanError, Severity
 from specc.manifest_yaml import dump, load_manifest
@@ -208,7 +208,63 @@ class DirectoryTarget:
             key = ObjectKey.of(obj)
             live[key] = obj
             self.paths[key] = path
+        foreign = self._foreign_kustomization()
+        if foreign is not None:
+            warnings.append(Diagnostic("P612", f"{foreign} is not specc's: specc does not maintain it, so "
+                                       "files it adds or removes here must be listed there by hand",
+                                       severity=Severity.WARNING,
+                                       hint="move your kustomization one directory up and list this directory "
+                                       "as a resource: specc then keeps this directory's kustomization.yaml"))
         return LiveState(live, {}, frozenset(), server_side=False), warnings
+
+    # -- the directory's kustomization.yaml (specc.kustomization) ----------------------------------------
+
+    def _foreign_kustomization(self) -> Path | None:
+        """A kustomization file here that specc does not maintain, if there is one."""
+        for name in kustomization.KUSTOMIZE_FILE_NAMES:
+            path = self.root / name
+            if not path.is_file():
+                continue
+            try:
+                document = load_manifest(path.read_text(encoding="utf-8"))
+            except Exception:  # unreadable: someone else's, and never overwritten
+                return path
+            if name != kustomization.FILE_NAME or not kustomization.is_specc_kustomization(document):
+                return path
+        return None
+
+    def _wanted_kustomization(self) -> str | None:
+        """The text kustomization.yaml must have, or None when there must be none (no object files)."""
+        names = []
+        for path in sorted(self.root.glob("*.yaml")) if self.root.is_dir() else []:
+            if path.name in kustomization.KUSTOMIZE_FILE_NAMES:
+                continue
+            try:
+                document = load_manifest(path.read_text(encoding="utf-8"))
+            except Exception:  # reported by read() as P608; not listed, so kustomize does not choke on it
+                continue
+            if kustomization.is_object_file(document):
+                names.append(path.name)
+        return kustomization.kustomization_text(names) if names else None
+
+    def kustomization_current(self) -> bool:
+        """Whether kustomization.yaml already lists exactly the object files (or is not specc's to keep)."""
+        if self._foreign_kustomization() is not None:
+            return True
+        path = self.root / kustomization.FILE_NAME
+        have = path.read_text(encoding="utf-8") if path.is_file() else None
+        return have == self._wanted_kustomization()
+
+    def sync_kustomization(self) -> None:
+        """Rewrite kustomization.yaml to list the object files (remove it when there are none)."""
+        if self.kustomization_current():
+            return
+        wanted = self._wanted_kustomization()
+        path = self.root / kustomization.FILE_NAME
+        if wanted is None:
+            path.unlink(missing_ok=True)
+        else:
+            _atomic_write(path, wanted)
 
     def write(self, upserts: Sequence[tuple[ObjectKey, Manifest]], deletes: Sequence[ObjectKey]) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -218,6 +274,7 @@ class DirectoryTarget:
         for key in deletes:
             path = self.paths.get(key) or self.root / file_name(key)
             path.unlink(missing_ok=True)
+        self.sync_kustomization()
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -321,18 +321,66 @@ def _confirm(auto_approve: bool, question: str) -> bool:
     return str(answer).strip() == "yes"
 
 
-def _progress_printer(colour: bool) -> Callable[[Any], None]:
-    symbols = {"applied": "✓", "deleted": "✗", "waiting": "…", "ready": "✓", "failed": "!", "info": "·"}
+def live_progress_wanted() -> bool:
+    """The live view needs a terminal that moves its cursor; CI logs and pipes get plain lines."""
+    ci = os.environ.get("CI", "").strip().lower()
+    return sys.stderr.isatty() and ci in ("", "0", "false") and os.environ.get("TERM") != "dumb"
 
-    def show(event: Any) -> None:
-        where = f"{event.model}: " if event.model else ""
-        obj = f"{event.key} " if event.key is not None else ""
-        line = f"  {symbols.get(event.kind, '-')} {where}{obj}{event.message}"
-        if colour and event.kind == "failed":
-            line = click.style(line, fg="red")
-        click.echo(line, err=True)
 
-    return show
+class Progress:
+    """Renders `specc.apply` events on stderr: the live per-model view on a terminal (redrawn by a
+    ticker thread between events, so waits visibly move), plain lines elsewhere. A context manager:
+    the ticker stops and the view's last frame stays on screen when the apply ends, however it ends."""
+
+    TICK = 0.25
+
+    def __init__(self, colour: bool) -> None:
+        import shutil
+        import threading
+
+        from specc.report.progress import LiveView
+
+        self.colour = colour and sys.stderr.isatty()
+        self.live = LiveView(width=shutil.get_terminal_size().columns, colour=self.colour) \
+            if live_progress_wanted() else None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if self.live is not None:
+            self._thread = threading.Thread(target=self._tick, name="specc-progress", daemon=True)
+
+    def __call__(self, event: Any) -> None:
+        import time
+
+        from specc.report.progress import plain_line
+
+        with self._lock:
+            text = self.live.event(event, time.monotonic()) if self.live is not None \
+                else plain_line(event, colour=self.colour) + "\n"
+            _echo_err(text)
+
+    def _tick(self) -> None:
+        import time
+
+        while not self._stop.wait(self.TICK):
+            with self._lock:
+                if self.live is not None:
+                    _echo_err(self.live.tick(time.monotonic()))
+
+    def __enter__(self) -> Progress:
+        if self._thread is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        import time
+
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self.live is not None:
+            with self._lock:
+                _echo_err(self.live.finish(time.monotonic()))
 
 
 @cli.command()
@@ -414,12 +462,13 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
     cluster = connection.connect()
     options = ApplyOptions(force_conflicts=force_conflicts, wait=wait, timeout=timeout,
                            create_namespace=create_namespace)
-    progress = _progress_printer(colour)
+    progress = Progress(colour)
     lock_name = "destroy" if destroy else "apply"
     if saved is not None:
         def apply_saved(lock: Any) -> None:
             planned = reread_for_saved_plan(saved, cluster, registry)
-            result = apply_cluster(planned, registry, options, progress, lock)
+            with progress:
+                result = apply_cluster(planned, registry, options, progress, lock)
             click.echo(_done(result))
 
         run_locked(cluster, saved.namespace, saved.spec_name, lock_timeout, apply_saved, lock_name)
@@ -448,7 +497,8 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
         if not _confirm(auto_approve, question):
             click.echo("Apply cancelled.")
             return
-        result = apply_cluster(planned, registry, options, progress, lock, destroy=destroy)
+        with progress:
+            result = apply_cluster(planned, registry, options, progress, lock, destroy=destroy)
         click.echo(_done(result))
 
     run_locked(cluster, first.plan.namespace, first.plan.spec_name, lock_timeout, locked, lock_name)

@@ -1,0 +1,111 @@
+"""`specc apply` as a user sees it while it waits for readiness, against the real kube-apiserver: on a
+terminal (a pseudo-terminal) a live per-model block redrawn in place; with `CI` set, or piped, plain
+lines and no control sequences; NO_COLOR removes colour but not the live view.
+
+The test plays the Deployment controller: a few seconds after specc created a model's Deployment it
+sets the rolled-out status (what kube-controller-manager would), so the wait ends by itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from specc.cluster import Cluster, Resource
+
+from ..ptyrun import run_in_pty
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "tests" / "cluster" / "specs" / "two-models.yaml"
+DEPLOYMENTS = Resource("apps", "v1", "Deployment", "deployments", True)
+REPLICAS = {"recommender": 1, "forecaster": 2}
+SGR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class Controller:
+    """Marks each Deployment rolled out `delay` seconds after it first sees it."""
+
+    def __init__(self, cluster: Cluster, namespace: str, delay: float) -> None:
+        self.cluster, self.namespace, self.delay = cluster, namespace, delay
+        self.seen: dict[str, float] = {}
+        self.done: set[str] = set()
+        self.last = 0.0
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.3:
+            return
+        self.last = now
+        for name, replicas in REPLICAS.items():
+            if name in self.done:
+                continue
+            live = self.cluster.get(DEPLOYMENTS, self.namespace, name)
+            if live is None:
+                continue
+            self.seen.setdefault(name, now)
+            if now - self.seen[name] >= self.delay:
+                self.cluster.patch_status(DEPLOYMENTS, self.namespace, name, {
+                    "observedGeneration": live["metadata"]["generation"], "replicas": replicas,
+                    "updatedReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas})
+                self.done.add(name)
+
+
+def environment(kubeconfig: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "NO_COLOR", "TERM", "SPECC_DEBUG")}
+    return {**env, "TERM": "xterm-256color", "KUBECONFIG": str(kubeconfig), "PYTHONIOENCODING": "utf-8", **extra}
+
+
+def command(namespace: str) -> list[str]:
+    return [sys.executable, "-m", "specc", "apply", str(SPEC), "--namespace", namespace, "--auto-approve",
+            "--timeout", "90"]
+
+
+def test_live_view_on_a_terminal(cluster: Cluster, namespace: str, kubeconfig: Path) -> None:
+    output = run_in_pty(command(namespace), cwd=ROOT, env=environment(kubeconfig), timeout=120,
+                        while_running=Controller(cluster, namespace, delay=3.0))
+    assert "Apply complete" in output, output
+    assert "\x1b[2K" in output and re.search(r"\x1b\[\d+F", output)  # the block is redrawn in place
+    rows = [SGR.sub("", line) for line in output.split("\x1b[2K")]
+    waiting = [r for r in rows if " waiting " in r]
+    assert any("recommender" in r for r in waiting) and any("forecaster" in r for r in waiting)
+    # Between events the clock moves: several distinct elapsed times while a model waited.
+    seconds = {m.group(1) for r in waiting if "recommender" in r for m in [re.search(r"(\d+)s ", r)] if m}
+    assert len(seconds) >= 2, waiting
+    final = [r for r in rows if " ready " in r]
+    assert any("recommender" in r for r in final) and any("forecaster" in r for r in final)
+    assert SGR.search(output)  # colour on a terminal
+
+
+def test_no_color_keeps_the_live_view_without_colour(cluster: Cluster, namespace: str, kubeconfig: Path) -> None:
+    output = run_in_pty(command(namespace), cwd=ROOT, env=environment(kubeconfig, NO_COLOR="1"), timeout=120,
+                        while_running=Controller(cluster, namespace, delay=1.0))
+    assert "Apply complete" in output, output
+    assert "\x1b[2K" in output and not SGR.search(output)
+
+
+def test_plain_lines_under_ci(cluster: Cluster, namespace: str, kubeconfig: Path) -> None:
+    output = run_in_pty(command(namespace), cwd=ROOT, env=environment(kubeconfig, CI="true"), timeout=120,
+                        while_running=Controller(cluster, namespace, delay=1.0))
+    assert "Apply complete" in output, output
+    assert "\x1b[2K" not in output and not re.search(r"\x1b\[\d+F", output)
+    assert "  … recommender: Deployment/recommender" in output
+    assert "  ✓ forecaster: Deployment/forecaster" in output
+
+
+def test_plain_lines_in_a_pipe(cluster: Cluster, namespace: str, kubeconfig: Path) -> None:
+    # No terminal at all: plain lines, no escape sequences of any kind.
+    controller = Controller(cluster, namespace, delay=0.0)
+    process = subprocess.Popen(command(namespace), cwd=ROOT, env=environment(kubeconfig), text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        controller()
+        time.sleep(0.2)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "\x1b" not in out + err
+    assert "  ✓ recommender: Deployment/recommender" in err

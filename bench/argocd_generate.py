@@ -27,7 +27,8 @@ from specc.pipeline import compile_file
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = yaml.safe_load((ROOT / "integrations" / "argocd" / "plugin.yaml").read_text(encoding="utf-8"))
 # A destination as Argo CD describes it: 1.30, serving every kind the examples use.
-KINDS = ["v1/Service", "v1/ServiceAccount", "v1/ConfigMap", "v1/Secret", "apps/v1/Deployment", "autoscaling/v2/HorizontalPodAutoscaler",
+KINDS = ["v1/Service", "v1/ServiceAccount", "v1/ConfigMap", "v1/Secret", "apps/v1/Deployment",
+         "autoscaling/v2/HorizontalPodAutoscaler",
          "policy/v1/PodDisruptionBudget", "networking.k8s.io/v1/Ingress", "serving.kserve.io/v1beta1/InferenceService",
          "machinelearning.seldon.io/v1/SeldonDeployment", "mlops.seldon.io/v1alpha1/Model",
          "mlops.seldon.io/v1alpha1/Experiment", "serving.yatai.ai/v2alpha1/BentoDeployment",

@@ -177,27 +177,11 @@ def render(file: str, backend: str | None, output_dir: Path | None, namespace: s
     from specc.objects import file_name
     from specc.pipeline import compile_file
 
-    api_versions = None
-    if argocd:
-        from specc.argocd import settings_from_environment
-
-        settings = settings_from_environment(os.environ)
-        kube_version = kube_version or settings.kube_version
-        namespace = namespace or settings.namespace
-        backend = backend or settings.backend
-        api_versions = settings.api_versions
+    kube_version, namespace, backend, api_versions = _render_inputs(argocd, kube_version, namespace, backend)
     compiled = compile_file(file, kube_version=kube_version, backend=backend, namespace=namespace,
                             api_versions=api_versions)
     _echo_err(_diagnostics(compiled.warnings))
-    desired = list(compiled.desired)
-    if models:
-        known = {m.name for m in compiled.validated.ir.models}
-        for name in models:
-            if name not in known:
-                hint = did_you_mean(name, known)
-                raise click.BadParameter(f"no model {name!r} in {file}" + (f"; {hint}" if hint else ""),
-                                         param_hint="--model")
-        desired = [o for o in desired if o.model in models]
+    desired = _only_models(compiled, models, file)
     if output_dir is None:
         click.echo(dump_all(o.body for o in desired), nl=False)
         return
@@ -205,6 +189,31 @@ def render(file: str, backend: str | None, output_dir: Path | None, namespace: s
     for obj in desired:
         (output_dir / file_name(obj.key)).write_text(dump(obj.body), encoding="utf-8")
     click.echo(f"wrote {len(desired)} objects to {output_dir}")
+
+
+def _render_inputs(argocd: bool, kube_version: tuple[int, int] | None, namespace: str | None,
+                   backend: str | None) -> tuple[tuple[int, int] | None, str | None, str | None, frozenset[str] | None]:
+    """With --argocd, what Argo CD's environment asks for fills what the command line left unset."""
+    if not argocd:
+        return kube_version, namespace, backend, None
+    from specc.argocd import settings_from_environment
+
+    settings = settings_from_environment(os.environ)
+    return (kube_version or settings.kube_version, namespace or settings.namespace, backend or settings.backend,
+            settings.api_versions)
+
+
+def _only_models(compiled: Any, models: Sequence[str], file: str) -> list[Any]:
+    """The objects of the models named by --model (all of them without it)."""
+    if not models:
+        return list(compiled.desired)
+    known = {m.name for m in compiled.validated.ir.models}
+    for name in models:
+        if name not in known:
+            hint = did_you_mean(name, known)
+            raise click.BadParameter(f"no model {name!r} in {file}" + (f"; {hint}" if hint else ""),
+                                     param_hint="--model")
+    return [o for o in compiled.desired if o.model in models]
 
 
 # -- plan and apply -------------------------------------------------------------------------------------

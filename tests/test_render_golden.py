@@ -15,6 +15,7 @@ from specc.manifest_yaml import dump_all
 from specc.pipeline import compile_file
 from specc.registry import load_registry
 from specc.report.diagnostics import diagnostics_text
+from specc.source import source_line
 
 from .conftest import EXAMPLES, GOLDEN, ROOT
 
@@ -26,7 +27,7 @@ def _render(spec: Path, backend: str | None) -> tuple[str, str]:
     try:
         compiled = compile_file(str(spec.relative_to(ROOT)), backend=backend)
     except SpeccError as error:
-        return "errors.txt", diagnostics_text(error.diagnostics)
+        return "errors.txt", diagnostics_text(error.diagnostics, source_line)  # as `specc render` shows them
     return "yaml", dump_all(o.body for o in compiled.desired)
 
 

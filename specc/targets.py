@@ -210,7 +210,7 @@ class DirectoryTarget:
             self.paths[key] = path
         foreign = self._foreign_kustomization()
         if foreign is not None:
-            warnings.append(Diagnostic("P612", f"{foreign} is not specc's: specc does not maintain it, so "
+            warnings.append(Diagnostic("P613", f"{foreign} is not specc's: specc does not maintain it, so "
                                        "files it adds or removes here must be listed there by hand",
                                        severity=Severity.WARNING,
                                        hint="move your kustomization one directory up and list this directory "

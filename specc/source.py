@@ -238,6 +238,7 @@ def _decode(raw: bytes, name: str) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
+        _remember(name, raw.decode("utf-8", "replace"))  # so the excerpt shows the line, the byte as U+FFFD
         line, col = _line_col(raw, exc.start)
         raise _fail(name, "L103", f"not valid UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}",
                     line=line, col=col,

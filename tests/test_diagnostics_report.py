@@ -37,6 +37,7 @@ GOLDEN_CASES = [
     "type-unquoted-env-number",
     "enum-format-typo",
     "load-duplicate-key-nested",
+    "load-latin-1",
 ]
 HEADLINE = re.compile(r"^(?P<file>[^:\s]+):(?P<line>\d+):(?P<col>\d+): .* \[(?P<code>[A-Z]\d{3})\]$")
 

@@ -16,6 +16,7 @@ import yaml
 
 from specc.diagnostics import InvalidSpec, Severity
 from specc.pipeline import compile_file
+from specc.registry import load_registry
 
 from .conftest import ROOT, TESTS
 from .test_validate_cases import assert_diagnostics, positioned
@@ -24,7 +25,7 @@ CONTRACTS = TESTS / "contracts"
 CASES = sorted(p.parent for p in CONTRACTS.rglob("case.yaml"))
 UPSTREAM_KEYS = ("repo", "path", "tag", "rule")
 ASSERTIONS = ("equals", "absent", "contains")
-STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]|\[([^=\]]+)=([^\]]*)\]")
+STEP = re.compile(r'([^.\[\]"]+)|\["([^"]*)"\]|\[(\d+)\]|\[([^=\]"]+)=([^\]]*)\]')
 MISSING = object()
 
 
@@ -43,6 +44,7 @@ def load_case(case: Path) -> dict[str, Any]:
             assert isinstance(ref.get(key), str) and ref[key].strip(), (
                 f"{case_id(case)}: upstream entry {ref} needs a non-empty '{key}'")
     assert ("expect" in data) != ("refuse" in data), f"{case_id(case)}: exactly one of expect or refuse"
+    assert "readiness" not in data or "expect" in data, f"{case_id(case)}: readiness goes with expect"
     assert "warnings" not in data or "expect" in data, f"{case_id(case)}: warnings go with expect"
     return data
 
@@ -54,9 +56,11 @@ def parse_path(path: str) -> list[Any]:
         if match.start() != position and path[position:match.start()] != ".":
             raise AssertionError(f"bad field path {path!r} at {position}")
         position = match.end()
-        key, index, sel_key, sel_value = match.groups()
+        key, quoted, index, sel_key, sel_value = match.groups()
         if key is not None:
             steps.append(key)
+        elif quoted is not None:
+            steps.append(quoted)
         elif index is not None:
             steps.append(int(index))
         else:
@@ -122,6 +126,17 @@ def check_expectation(objects: dict[str, Any], entry: dict[str, Any], case: str)
         assert contains(value, entry["contains"]), f"{shown} is {value!r}, must contain {entry['contains']!r}"
 
 
+def check_readiness(objects: dict[str, Any], compiled: Any, entry: dict[str, Any], case: str) -> None:
+    """`{object: Kind/name, status: {...}, ready: bool}`: the object as the controller would leave it
+    (its rendered body with that status) is, or is not, ready for `specc apply`'s wait."""
+    name = entry["object"]
+    assert name in objects, f"{case}: no {name} rendered"
+    model = next(o for o in compiled.desired if f"{o.body['kind']}/{o.body['metadata']['name']}" == name)
+    live = {**objects[name], "status": entry.get("status") or {}}
+    verdict = load_registry().backends[model.backend].readiness(live)
+    assert verdict.ready is entry["ready"], f"{case}: {name} with status {entry.get('status')}: {verdict}"
+
+
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_contract_case(case: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = load_case(case)
@@ -139,6 +154,8 @@ def test_contract_case(case: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(expect, list) and expect, f"{name}: expect lists at least one assertion"
     for entry in expect:
         check_expectation(objects, entry, name)
+    for entry in data.get("readiness") or []:
+        check_readiness(objects, compiled, entry, name)
     warnings = positioned(compiled.warnings, Severity.WARNING)
     if data.get("warnings"):
         assert_diagnostics(warnings, data["warnings"], name)
@@ -165,6 +182,7 @@ def test_paths_and_assertions_resolve_as_documented() -> None:
     obj = {"spec": {"containers": [{"name": "a", "args": ["--x=1", "--y"]}, {"name": "b"}]},
            "metadata": {"annotations": {"k": "v"}}}
     assert resolve(obj, "spec.containers[name=a].args[1]") == "--y"
+    assert resolve({"a": {"x.io/y": 1}}, 'a["x.io/y"]') == 1
     assert resolve(obj, "spec.containers[1].name") == "b"
     assert resolve(obj, "spec.containers[name=c]") is MISSING
     assert resolve(obj, "spec.missing.deeper") is MISSING

@@ -195,6 +195,14 @@ class KServeBackend(Backend):
 
     @staticmethod
     def _metrics_problems(model: ModelIR) -> Iterator[Problem]:
+        if model.metrics and model.image is None and runtime_name(model) == "kserve-torchserve":
+            # kserve-torchserve runs TorchServe with the artifact's own config/config.properties;
+            # TorchServe's metrics_mode defaults to log (pytorch/serve ConfigManager.java @v0.12.0).
+            yield Problem(("monitoring", "metrics"), "kserve-torchserve reads its settings from "
+                          "<storageUri>/config/config.properties: TorchServe serves Prometheus metrics on "
+                          "8082 only if that file sets metrics_mode=prometheus",
+                          "set metrics_mode=prometheus (and enable_envvars_config=true for TS_* env) there",
+                          severity=Severity.WARNING)
         if model.metrics and model.image is None and metrics_endpoint(model) is None:
             yield Problem(("monitoring", "metrics"), f"{runtime_name(model)} exports no Prometheus metrics "
                           "(TF Serving needs --monitoring_config_file, which the runtime does not pass)",

@@ -272,8 +272,18 @@ class KServeBackend(Backend):
         elif version_tuple(options.version) < (0, 20):
             yield Problem(("canary",), f"KServe {options.version} ignores canary traffic in Standard mode",
                           "set options.kserve.version to \"0.20\" (spec.canary), or deploymentMode Knative")
-        elif model.max_replicas > model.min_replicas:
-            _, (canary_pods, _) = track_replicas(model)
+        else:
+            yield from KServeBackend._standard_canary_problems(model)
+
+    @staticmethod
+    def _standard_canary_problems(model: ModelIR) -> Iterator[Problem]:
+        (stable_pods, _), (canary_pods, _) = track_replicas(model)
+        if stable_pods + canary_pods > model.min_replicas:
+            yield Problem(("replicas", "min"), f"with a canary {stable_pods + canary_pods} pods run, not "
+                          f"{model.min_replicas}: the stable and the canary predictor keep at least one pod "
+                          "each", f"set replicas.min to {stable_pods + canary_pods} or more to say so",
+                          severity=Severity.WARNING)
+        if model.max_replicas > model.min_replicas:
             yield Problem(("replicas", "max"), f"only the stable predictor scales: KServe 0.20 refuses "
                           f"maxReplicas, scaleMetric and scaleTarget on a canary predictor, so the canary "
                           f"runs a fixed {canary_pods} pod{'s' if canary_pods > 1 else ''}",

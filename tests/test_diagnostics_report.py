@@ -124,6 +124,11 @@ def test_control_characters_are_escaped(capsys: pytest.CaptureFixture[str], monk
     ("  名前: x", 7, "  名前: x", "        ^"),
     ("a\tb: c", 3, "a\\tb: c", "   ^"),
     ("  key: \x1bred", 8, "  key: \\x1bred", "       ^^^^"),
+    # C1 controls (a lone CSI starts an escape sequence on many terminals), bidi overrides (which
+    # reorder what a reviewer sees) and zero-width characters are written as escapes too.
+    ("  x: \x9b31mred", 6, "  x: \\x9b31mred", "     ^^^^"),
+    ("  x: a\u202eb", 6, "  x: a\\u202eb", "     ^^^^^^^^"),
+    ("  x: a\u200bb", 6, "  x: a\\u200bb", "     ^^^^^^^^"),
     # A secret before the span: the caret moves with the mask.
     ("  uri: s3://user:pass@bucket/x, name: Bad_Name", 39,
      "  uri: s3://***@bucket/x, name: Bad_Name", "                                ^^^^^^^^"),

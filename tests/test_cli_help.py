@@ -13,6 +13,7 @@ import glob
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -163,3 +164,58 @@ def test_the_environment_variable_mechanism_gives_the_same_script() -> None:
                                  capture_output=True, text=True, timeout=30, check=False)
     assert via_env.returncode == 0 and via_env.stdout.strip() == via_command.stdout.strip()
     assert isinstance(cli, click.Group)
+
+
+def _script(shell: str, tmp_path: Path) -> Path:
+    path = tmp_path / f"specc.{shell}"
+    path.write_text(subprocess.run([sys.executable, "-m", "specc", "completion", shell], cwd=ROOT,
+                                   capture_output=True, text=True, timeout=30, check=True).stdout, encoding="utf-8")
+    return path
+
+
+def _shim_path(tmp_path: Path) -> str:
+    shim = tmp_path / "bin" / "specc"
+    shim.parent.mkdir(exist_ok=True)
+    shim.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m specc \"$@\"\n", encoding="utf-8")
+    shim.chmod(0o755)
+    return f"{shim.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def test_fish_completes_with_the_script(tmp_path: Path) -> None:
+    # fish's own `complete -C LINE` prints the candidates fish would offer for LINE.
+    if shutil.which("fish") is None:
+        pytest.skip("fish is not installed (apt-get install fish); bash is tested above")
+    script = _script("fish", tmp_path)
+
+    def complete(line: str) -> list[str]:
+        program = f"source {shlex.quote(str(script))}; complete -C {shlex.quote(line)}"
+        done = subprocess.run(["fish", "--no-config", "-c", program], cwd=ROOT,
+                              env={**os.environ, "PATH": _shim_path(tmp_path)}, capture_output=True, text=True,
+                              timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        return [line.split("\t")[0] for line in done.stdout.splitlines()]
+
+    assert complete("specc render examples/mixed-backends/serving.yaml --model ") == \
+        ["candidate-gen", "embedder", "explainer-svc", "ranker"]
+    assert complete("specc render x.yaml --backend ks") == ["kserve"]
+    assert "render" in complete("specc re")
+
+
+def test_zsh_completes_with_the_script(tmp_path: Path) -> None:
+    # Outside an interactive completion widget zsh has no compsys: `compdef`, `_describe` and
+    # `compadd` are stubbed to print what the script hands them; the rest is the script as printed.
+    if shutil.which("zsh") is None:
+        pytest.skip("zsh is not installed (apt-get install zsh); bash is tested above")
+    script = _script("zsh", tmp_path)
+    program = (
+        "compdef() { : }\n_describe() { local name=$3; print -l -- ${(P)name} }\n"
+        "compadd() { local name=${@[-1]}; print -l -- ${(P)name} }\n"
+        f"source {shlex.quote(str(script))}\n"
+        "words=(specc render examples/mixed-backends/serving.yaml --model '')\nCURRENT=5\n_specc_completion\n"
+        "print -- ---\nwords=(specc render x.yaml --backend ks)\nCURRENT=5\n_specc_completion\n")
+    done = subprocess.run(["zsh", "-f", "-c", program], cwd=ROOT, env={**os.environ, "PATH": _shim_path(tmp_path)},
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    models, backends = done.stdout.split("---\n")
+    assert models.split() == ["candidate-gen", "embedder", "explainer-svc", "ranker"]
+    assert [line.split(":")[0] for line in backends.splitlines()] == ["kserve"]

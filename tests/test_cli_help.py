@@ -98,18 +98,12 @@ def test_the_examples_run(example: str, capsys: pytest.CaptureFixture[str], monk
 
 def bash_complete(words: list[str], tmp_path: Path) -> list[str]:
     """COMPREPLY after bash completes the last of `words` with the script `specc completion bash` prints."""
-    script = subprocess.run([sys.executable, "-m", "specc", "completion", "bash"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=30, check=True).stdout
-    (tmp_path / "specc-completion.bash").write_text(script, encoding="utf-8")
-    shim = tmp_path / "bin" / "specc"  # the script calls `specc` back by name, as an installed one would be
-    shim.parent.mkdir(exist_ok=True)
-    shim.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m specc \"$@\"\n", encoding="utf-8")
-    shim.chmod(0o755)
+    script = _script("bash", tmp_path)
     quoted = " ".join(shlex.quote(w) for w in words)
-    program = (f"source {shlex.quote(str(tmp_path / 'specc-completion.bash'))}\n"
+    program = (f"source {shlex.quote(str(script))}\n"
                f"COMP_WORDS=({quoted})\nCOMP_CWORD={len(words) - 1}\n"
                "_specc_completion specc\nprintf '%s\\n' \"${COMPREPLY[@]}\"\n")
-    env = {**os.environ, "PATH": f"{shim.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {**os.environ, "PATH": _shim_path(tmp_path)}
     done = subprocess.run(["bash", "--norc", "--noprofile", "-c", program], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
@@ -174,6 +168,7 @@ def _script(shell: str, tmp_path: Path) -> Path:
 
 
 def _shim_path(tmp_path: Path) -> str:
+    """PATH with a `specc` first: the scripts call `specc` back by name, as an installed one would be."""
     shim = tmp_path / "bin" / "specc"
     shim.parent.mkdir(exist_ok=True)
     shim.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m specc \"$@\"\n", encoding="utf-8")

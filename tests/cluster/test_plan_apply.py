@@ -365,7 +365,8 @@ def test_directory_target(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     code, out, _ = specc(capsys, "apply", spec, "--target", f"dir:{out_dir}", "--auto-approve", "-n", "prod")
     assert code == 0, out
     files = sorted(p.name for p in out_dir.iterdir())
-    assert "prod_Deployment.apps_forecaster.yaml" in files and len(files) == 6
+    # Six objects, and the kustomization.yaml that lists them (tests/test_dir_kustomization.py).
+    assert "prod_Deployment.apps_forecaster.yaml" in files and len(files) == 7 and "kustomization.yaml" in files
     code, out, _ = specc(capsys, "plan", spec, "--target", f"dir:{out_dir}", "-n", "prod", "--detailed-exitcode")
     assert code == 0 and "No changes." in out
     (out_dir / "README.md").write_text("not ours\n")

@@ -113,17 +113,28 @@ def test_plugin_discovers_serving_yaml_and_generates_with_specc_render() -> None
 
 
 def test_sidecar_configmap_carries_the_same_plugin_file() -> None:
-    documents = list(yaml.safe_load_all((PLUGIN_DIR / "cmp-sidecar.yaml").read_text(encoding="utf-8")))
-    configmap = next(d for d in documents if d["kind"] == "ConfigMap")
+    configmap = yaml.safe_load((PLUGIN_DIR / "cmp-plugin-configmap.yaml").read_text(encoding="utf-8"))
+    assert configmap["kind"] == "ConfigMap"
     assert yaml.safe_load(configmap["data"]["plugin.yaml"]) == plugin()
-    deployment = next(d for d in documents if d["kind"] == "Deployment")
-    [sidecar] = deployment["spec"]["template"]["spec"]["containers"]
-    # What the Argo CD docs require of a sidecar: its CMP server as entrypoint, user 999, the config path.
+
+
+def test_repo_server_patch_sets_the_sidecar_up_as_argo_cd_documents() -> None:
+    patch = yaml.safe_load((PLUGIN_DIR / "repo-server-patch.yaml").read_text(encoding="utf-8"))
+    assert (patch["kind"], patch["metadata"]["name"]) == ("Deployment", "argocd-repo-server")
+    pod = patch["spec"]["template"]["spec"]
+    [sidecar] = pod["containers"]
+    # docs/operator-manual/config-management-plugins.md: argocd-cmp-server as entrypoint, user 999,
+    # the plugin file at /home/argocd/cmp-server/config/plugin.yaml, its own /tmp.
     assert sidecar["command"] == ["/var/run/argocd/argocd-cmp-server"]
     assert sidecar["securityContext"]["runAsUser"] == 999
     mounts = {m["mountPath"]: m for m in sidecar["volumeMounts"]}
     assert mounts["/home/argocd/cmp-server/config/plugin.yaml"]["subPath"] == "plugin.yaml"
     assert {"/var/run/argocd", "/home/argocd/cmp-server/plugins", "/tmp"} <= set(mounts)
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    configmap = yaml.safe_load((PLUGIN_DIR / "cmp-plugin-configmap.yaml").read_text(encoding="utf-8"))
+    assert volumes[mounts["/home/argocd/cmp-server/config/plugin.yaml"]["name"]]["configMap"]["name"] == \
+        configmap["metadata"]["name"]
+    assert "emptyDir" in volumes[mounts["/tmp"]["name"]]  # not the repo server's /tmp
 
 
 def test_example_application_names_the_plugin() -> None:
@@ -159,5 +170,5 @@ def test_a_bad_kube_version_is_a_diagnostic() -> None:
 
 def test_plugin_files_are_where_the_readme_says() -> None:
     readme = (PLUGIN_DIR / "README.md").read_text(encoding="utf-8")
-    for name in ("plugin.yaml", "cmp-sidecar.yaml", "application.yaml"):
+    for name in ("plugin.yaml", "cmp-plugin-configmap.yaml", "repo-server-patch.yaml", "application.yaml"):
         assert (PLUGIN_DIR / name).exists() and name in readme

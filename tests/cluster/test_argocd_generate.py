@@ -143,3 +143,12 @@ def test_a_kind_the_destination_does_not_serve_fails_the_generation(cluster: Clu
     assert failed.returncode == 1 and failed.stdout == ""  # no partial manifests for Argo CD to sync
     assert "[B411]" in failed.stderr and "serving.kserve.io/v1beta1 InferenceService" in failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+def test_the_plugin_configmap_is_accepted_by_the_api_server(cluster: Cluster, namespace: str) -> None:
+    configmap = yaml.safe_load((ROOT / "integrations" / "argocd" / "cmp-plugin-configmap.yaml").read_text())
+    configmap["metadata"]["namespace"] = namespace  # the test's namespace stands in for argocd
+    resource = cluster.resource("v1", "ConfigMap")
+    assert resource is not None
+    stored = cluster.apply(resource, configmap, dry_run=True)
+    assert stored["data"] == configmap["data"]

@@ -196,6 +196,8 @@ class DirectoryTarget:
         if self.root.exists() and not self.root.is_dir():
             raise PlanError.single("P607", f"{self.root} is not a directory")
         for path in sorted(self.root.glob("*.yaml")) if self.root.is_dir() else []:
+            if not path.is_file():  # a FIFO would block the read for ever; never an object file
+                continue
             try:
                 obj = load_manifest(path.read_text(encoding="utf-8"))
             except Exception as error:  # a hand-broken file is reported, never deleted
@@ -208,9 +210,9 @@ class DirectoryTarget:
             key = ObjectKey.of(obj)
             live[key] = obj
             self.paths[key] = path
-        foreign = self._foreign_kustomization()
-        if foreign is not None:
-            warnings.append(Diagnostic("P613", f"{foreign} is not specc's: specc does not maintain it, so "
+        not_ours = self._foreign_kustomization()
+        if not_ours is not None:
+            warnings.append(Diagnostic("P613", f"{not_ours} is not specc's: specc does not maintain it, so "
                                        "files it adds or removes here must be listed there by hand",
                                        severity=Severity.WARNING,
                                        hint="move your kustomization one directory up and list this directory "
@@ -223,8 +225,10 @@ class DirectoryTarget:
         """A kustomization file here that specc does not maintain, if there is one."""
         for name in kustomization.KUSTOMIZE_FILE_NAMES:
             path = self.root / name
-            if not path.is_file():
+            if not (path.exists() or path.is_symlink()):
                 continue
+            if path.is_symlink() or not path.is_file():  # never written through or over a link or FIFO
+                return path
             try:
                 document = load_manifest(path.read_text(encoding="utf-8"))
             except Exception:  # unreadable: someone else's, and never overwritten
@@ -237,7 +241,8 @@ class DirectoryTarget:
         """The text kustomization.yaml must have, or None when there must be none (no object files)."""
         names = []
         for path in sorted(self.root.glob("*.yaml")) if self.root.is_dir() else []:
-            if path.name in kustomization.KUSTOMIZE_FILE_NAMES:
+            # Regular files only: reading a FIFO would hang, and a device is never an object file.
+            if path.name in kustomization.KUSTOMIZE_FILE_NAMES or not path.is_file():
                 continue
             try:
                 document = load_manifest(path.read_text(encoding="utf-8"))

@@ -118,3 +118,18 @@ def test_the_flux_example_points_at_a_directory_path() -> None:
     assert flux["apiVersion"] == "kustomize.toolkit.fluxcd.io/v1" and flux["kind"] == "Kustomization"
     assert flux["spec"]["path"] == "./deploy/ml-prod" and flux["spec"]["prune"] is True
     assert flux["spec"]["sourceRef"]["kind"] == "GitRepository"
+
+
+def test_a_fifo_or_a_link_in_the_directory_is_never_read_or_replaced(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    directory = tmp_path / "deploy"
+    apply(capsys, KSERVE, directory)
+    os.mkfifo(directory / "zz-pipe.yaml")  # reading it would block for ever
+    target = tmp_path / "elsewhere.yaml"
+    target.write_text("kept: true\n", encoding="utf-8")
+    (directory / "kustomization.yaml").unlink()
+    (directory / "kustomization.yaml").symlink_to(target)
+    apply(capsys, MIXED, directory)
+    assert (directory / "kustomization.yaml").is_symlink() and target.read_text() == "kept: true\n"

@@ -97,3 +97,10 @@ def test_colour_only_when_asked() -> None:
     plain = LiveView(colour=False).event(Event("ready", "ranker", DEPLOY, "ok"), 0.0)
     coloured = LiveView(colour=True).event(Event("ready", "ranker", DEPLOY, "ok"), 0.0)
     assert "\x1b[32m" not in plain and "\x1b[32m" in coloured
+
+
+def test_messages_from_the_cluster_cannot_drive_the_terminal() -> None:
+    hostile = Event("waiting", "ranker", DEPLOY, "\x1b[2J\x1b]0;owned\x07 1 of 2")
+    assert "\x1b[2J" not in plain_line(hostile) and "\\x1b[2J" in plain_line(hostile)
+    drawn = LiveView().event(hostile, 0.0)
+    assert "\x1b[2J" not in drawn and "\x07" not in drawn and "\\x1b[2J" in drawn

@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from specc.diagnostics import printable
+
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 SYMBOLS = {"applied": "✓", "deleted": "✗", "waiting": "…", "ready": "✓", "failed": "!", "info": "·"}
 _COLOURS = {"ready": "32", "applied": "32", "failed": "31", "waiting": "33", "deleted": "33"}
@@ -32,7 +34,8 @@ def plain_line(event: Any, *, colour: bool = False) -> str:
     """One event as one line: `  ✓ model: Kind/name message`."""
     where = f"{event.model}: " if event.model else ""
     obj = f"{event.key} " if event.key is not None else ""
-    line = f"  {SYMBOLS.get(event.kind, '-')} {where}{obj}{event.message}"
+    # Escaped: messages come from the cluster (a status condition), which must not drive the terminal.
+    line = printable(f"  {SYMBOLS.get(event.kind, '-')} {where}{obj}{event.message}")
     return _style(line, "failed", colour) if event.kind == "failed" else line
 
 
@@ -71,7 +74,7 @@ class LiveView:
 
     def event(self, event: Any, now: float) -> str:
         """Update for one event; returns the redraw (an info line is printed above the block)."""
-        if not event.model:
+        if not event.model:  # plain_line escapes it
             return self._above(plain_line(event, colour=self.colour), now)
         row = self.rows.get(event.model)
         if row is None:
@@ -88,7 +91,7 @@ class LiveView:
             row.ready += 1
         elif event.kind == "failed":
             row.failed = True
-        row.message = f"{obj}: {event.message}" if obj else event.message
+        row.message = printable(f"{obj}: {event.message}" if obj else event.message)
         row.ended = now if row.status in ("ready", "failed") else None
         return self._draw(now)
 

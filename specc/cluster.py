@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from specc import __version__
+from specc.credentials import redact
 from specc.diagnostics import ClusterError, Diagnostic, Severity
 
 FIELD_MANAGER = "specc"
@@ -111,22 +112,6 @@ class CallStats:
     @property
     def writes(self) -> int:
         return sum(n for m, n in self.counts.items() if m in ("POST", "PUT", "PATCH", "DELETE"))
-
-
-_CREDENTIAL_PATTERNS = (
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
-    re.compile(r"(?i)((?:token|password|client-key-data|client-certificate-data)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"),
-)
-
-
-def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Remove credentials from a message: known secret values, bearer tokens, `token: x` pairs."""
-    for secret in secrets:
-        if secret and len(secret) >= 6:
-            text = text.replace(secret, "<redacted>")
-    for pattern in _CREDENTIAL_PATTERNS:
-        text = pattern.sub(r"\1<redacted>", text)
-    return text
 
 
 class Cluster:

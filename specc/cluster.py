@@ -220,7 +220,8 @@ class Cluster:
         try:
             response = self._api.rest_client.pool_manager.request(
                 request.method, self.server + request.url_path(), body=body, headers=headers,
-                timeout=urllib3.Timeout(connect=self.policy.connect_timeout, read=self.policy.read_timeout),
+                timeout=urllib3.Timeout(connect=self.policy.connect_timeout, read=self.policy.read_timeout,
+                                        total=self.policy.connect_timeout + self.policy.read_timeout),
                 retries=False, preload_content=True,
             )
         except urllib3.exceptions.HTTPError as exc:

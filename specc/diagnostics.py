@@ -13,6 +13,7 @@ Codes are stage-coded, as in sqlfluff: the letter says which stage found the pro
     K  cluster    (the API server refused or failed)
     P  plan       (a saved plan, a plan that cannot be made)
     A  apply      (ordering, readiness, the lock, pruning)
+    F  files      (a file specc must not read, overwrite or write through: `specc.files`)
 """
 
 from __future__ import annotations

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
@@ -131,11 +133,35 @@ def read_spec(path: str, *, display_name: str | None = None) -> SourceDocument:
             size = fs_path.stat().st_size
             if size > MAX_BYTES:
                 raise _too_big(name, size)
-            with fs_path.open("rb") as handle:
-                raw = handle.read(MAX_BYTES + 1)
+            raw = _read_file(fs_path, name)
     except OSError as exc:
         raise _fail(name, "L101", f"cannot read file: {exc.strerror or exc}") from None
+    if raw.lstrip()[:1] == b"{" and _saved_plan(raw):
+        raise _fail(name, "L110", "is a saved plan (specc plan -o), not a spec",
+                    hint=f"apply it with `specc apply {name}`; plan, render and destroy take the spec file")
     return parse_spec(raw, name)
+
+
+def _saved_plan(raw: bytes) -> bool:
+    from specc.plan import is_saved_plan  # only for JSON input: validate must start fast
+
+    return is_saved_plan(raw)
+
+
+def _read_file(path: FsPath, name: str) -> bytes:
+    """A spec's bytes. A FIFO, a device or a socket is refused without being opened for reading
+    (opening a FIFO waits for a writer forever); symlinks to regular files are followed."""
+    from specc.files import kind_of
+
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise _fail(name, "L101", f"is {kind_of(info.st_mode)}, not a spec file",
+                    hint="pass a regular file, or '-' to read standard input")
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # replaced since the stat
+            raise _fail(name, "L101", "is not a regular file", hint="pass a regular file")
+        return handle.read(MAX_BYTES + 1)
 
 
 def read_spec_at_revision(path: str, revision: str) -> SourceDocument:
@@ -149,8 +175,10 @@ def read_spec_at_revision(path: str, revision: str) -> SourceDocument:
             ["git", "rev-parse", "--show-toplevel"],
             cwd=fs_path.parent, capture_output=True, text=True, check=True, timeout=30,
         ).stdout.strip()
+        if revision.startswith("-"):  # an option to git, not a revision
+            raise _fail(name, "L101", "a revision cannot start with '-'", hint="name a branch, tag or commit")
         base = subprocess.run(
-            ["git", "merge-base", revision, "HEAD"],
+            ["git", "merge-base", "--end-of-options", revision, "HEAD"],
             cwd=top, capture_output=True, text=True, check=True, timeout=30,
         ).stdout.strip()
         relative = fs_path.relative_to(FsPath(top).resolve()).as_posix()

@@ -66,7 +66,7 @@ def test_only_the_cluster_module_imports_the_kubernetes_client() -> None:
     assert users == ["specc/cluster.py"]
 
 
-PRINTERS = {"specc/cli.py", "specc/testing/controlplane.py"}
+PRINTERS = {"specc/cli.py", "specc/testing/controlplane.py", "specc/testing/toolenv.py"}
 
 
 @pytest.mark.parametrize("path", [p for p in [*modules(SPECC), *modules(BACKENDS)]
@@ -80,9 +80,9 @@ def test_only_the_cli_prints(path: Path) -> None:
 # Modules allowed to touch the file system, and why.
 FILE_READERS = {
     "specc/source.py",  # the loader: the one reader of spec files
-    "specc/targets.py",  # the directory target: a GitOps checkout of the objects
-    "specc/cli.py",  # writes what the user asked for (render -o, plan -o) and reads saved plans
+    "specc/files.py",  # the one writer of files, and reader of files that are not specs
     "specc/testing/controlplane.py",  # test support
+    "specc/testing/toolenv.py",  # test support: the engines' Python environments
 }
 
 

@@ -206,7 +206,21 @@ def parse_spec(raw: bytes | str, name: str) -> SourceDocument:
     text = _decode(raw, name) if isinstance(raw, bytes) else raw
     if len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise _too_big(name, None)
-    return _Composer(name, text).compose()
+    # YAML 1.2 allows tabs as separation whitespace (`key:<TAB>value`); ruamel's scanner refuses a tab
+    # where it looks for the next token. Such a tab is never content, so it is read as a space (same
+    # column) and the text parsed again, a bounded number of times (each pass parses the whole text).
+    budget = max(1, min(50, 2_000_000 // max(1, len(text))))
+    while True:
+        try:
+            return _Composer(name, text, tabs_as_spaces=budget > 0).compose()
+        except _SeparationTab as tab:
+            text = text[:tab.offset] + " " + text[tab.offset + 1:]
+            budget -= 1
+
+
+class _SeparationTab(Exception):  # noqa: N818 - internal signal, never leaves this module
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
 
 
 def _fail(name: str, code: str, message: str, *, line: int = 1, col: int = 1,
@@ -295,9 +309,10 @@ class _Anchor:
 
 
 class _Composer:
-    def __init__(self, name: str, text: str) -> None:
+    def __init__(self, name: str, text: str, *, tabs_as_spaces: bool = False) -> None:
         self.name = name
         self.text = text
+        self.tabs_as_spaces = tabs_as_spaces
         self.sites: dict[Path, Site] = {}
         # Every recorded site in document order, so a node's descendants are one slice of it.
         self.log: list[tuple[Path, Site]] = []
@@ -348,6 +363,12 @@ class _Composer:
                                  "line breaks may appear") from None
         except MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
+            offset = getattr(mark, "index", None)
+            if self.tabs_as_spaces and isinstance(offset, int) and 0 <= offset < len(self.text) \
+                    and self.text[offset] == "\t" and "cannot start any token" in str(exc.problem):
+                line_start = self.text.rfind("\n", 0, offset) + 1
+                if self.text[line_start:offset].strip(" \t"):  # not indentation, which must be spaces
+                    raise _SeparationTab(offset) from None
             problem = (exc.problem or exc.context or "invalid YAML").strip()
             context = (exc.context or "").strip()
             message = f"invalid YAML: {problem}" + (f" ({context})" if context and context != problem else "")

@@ -25,6 +25,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from specc.quantity import MAX_LENGTH as QUANTITY_MAX_LENGTH
+from specc.quantity import MAX_VALUE as QUANTITY_MAX_VALUE
+from specc.quantity import quantity_problem
+
 API_VERSION = "specc.dev/v1alpha1"
 KIND = "ServingSpec"
 
@@ -115,11 +119,20 @@ def _quantity(value: Any) -> str:
         raise PydanticCustomError("quantity_type", "expected a quantity (a string or a number), got {kind}",
                                   {"kind": type(value).__name__})
     if isinstance(value, str):
-        if not _QUANTITY_RE.fullmatch(value):  # fullmatch: `$` alone would accept a trailing newline
-            raise PydanticCustomError("quantity", "'{value}' " + PATTERN_MEANING[QUANTITY], {"value": value})
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        if len(value) > QUANTITY_MAX_LENGTH or not _QUANTITY_RE.fullmatch(value):
+            # Bounded first: the pattern is linear, but a quantity of thousands of digits is never meant.
+            refusal = quantity_problem(value) or PATTERN_MEANING[QUANTITY]
+            raise PydanticCustomError("quantity", "'{value}' " + refusal, {"value": shown})
+        problem = quantity_problem(value)
+        if problem is not None:
+            raise PydanticCustomError("quantity", "'{value}' " + problem, {"value": shown})
         return value
     if not value >= 0:  # also false for NaN
         raise PydanticCustomError("quantity", "'{value}' must not be negative", {"value": repr(value)})
+    if value > QUANTITY_MAX_VALUE:
+        raise PydanticCustomError("quantity", "{value} is larger than Kubernetes can store (2^63-1)",
+                                  {"value": f"{value:.3g}"})
     text = repr(value)
     return text[:-2] if text.endswith(".0") else text
 
@@ -129,8 +142,8 @@ Quantity = Annotated[
     PlainValidator(_quantity),
     WithJsonSchema({
         "anyOf": [
-            {"type": "string", "pattern": QUANTITY},
-            {"type": "number", "minimum": 0},
+            {"type": "string", "pattern": QUANTITY, "maxLength": QUANTITY_MAX_LENGTH},
+            {"type": "number", "minimum": 0, "maximum": QUANTITY_MAX_VALUE},
         ],
         "description": "A Kubernetes quantity: 500m, 2, 1.5, 512Mi, 4Gi. Numbers may be unquoted.",
     }),

@@ -544,17 +544,25 @@ def diff(old: str, new: str | None, base: str | None, fmt: str, detailed_exitcod
     if base is not None and (base.startswith("-") or not base.strip()):
         _refuse("--base", "must name a git revision (a branch, tag or commit), not an option")
     registry = load_registry()
+    from specc.objects import DesiredSet
+
     if base is not None:
         before_doc, after_doc = read_spec_at_revision(old, base), read_spec(old)
     else:
         assert new is not None
         before_doc, after_doc = read_spec(old), read_spec(new)
-    before = compile_document(before_doc, kube_version=kube_version, registry=registry)
     after = compile_document(after_doc, kube_version=kube_version, registry=registry)
     _echo_err(diagnostics_text(after.warnings))  # the new spec's warnings, as `validate` would show
     replace = {o.key: registry.backends[o.backend].replace_paths(o.body) for o in after.desired
                if o.backend in registry.backends}
-    review = diff_specs(before_doc.name, before.validated.ir.models, before.desired,
+    if before_doc is None:  # new in this change: everything is added
+        before_name = f"{base}:{old} (absent)"
+        before_models: tuple[Any, ...] = ()
+        before_desired = DesiredSet(after.desired.spec_name, after.desired.namespace, ())
+    else:
+        before = compile_document(before_doc, kube_version=kube_version, registry=registry)
+        before_name, before_models, before_desired = before_doc.name, before.validated.ir.models, before.desired
+    review = diff_specs(before_name, before_models, before_desired,
                         after_doc.name, after.validated.ir.models, after.desired, replace)
     if mask_all:
         review = review.masked()

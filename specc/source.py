@@ -164,8 +164,9 @@ def _read_file(path: FsPath, name: str) -> bytes:
         return handle.read(MAX_BYTES + 1)
 
 
-def read_spec_at_revision(path: str, revision: str) -> SourceDocument:
-    """Read a spec as it was at a git revision (`git show REV:PATH`), for reviewing changes."""
+def read_spec_at_revision(path: str, revision: str) -> SourceDocument | None:
+    """Read a spec as it was at a git revision (`git show REV:PATH`), for reviewing changes; None when
+    the file did not exist there (a spec new in this change)."""
     import subprocess  # here, not at the top: `specc validate` never needs it, and start-up time counts
 
     fs_path = FsPath(path).resolve()
@@ -182,6 +183,10 @@ def read_spec_at_revision(path: str, revision: str) -> SourceDocument:
             cwd=top, capture_output=True, text=True, check=True, timeout=30,
         ).stdout.strip()
         relative = fs_path.relative_to(FsPath(top).resolve()).as_posix()
+        present = subprocess.run(["git", "cat-file", "-e", f"{base}:{relative}"], cwd=top, capture_output=True,
+                                 check=False, timeout=30)
+        if present.returncode != 0:
+            return None
         shown = subprocess.run(
             ["git", "show", f"{base}:{relative}"],
             cwd=top, capture_output=True, check=True, timeout=30,

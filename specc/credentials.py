@@ -76,6 +76,8 @@ _CONNECTION_KEYS = ("AccountKey", "SharedAccessKey", "SharedAccessSignature", "P
                     "SharedSecretValue", "ClientSecret")
 _CONNECTION_RE = re.compile(r"(?i)(?<![A-Za-z0-9])(" + "|".join(_CONNECTION_KEYS) + r")\s*=")
 _USERINFO_RE = re.compile(r"(?i)([a-z][a-z0-9+.-]*://)([^/?#\s@]+)@")
+# `user:password@host` without a scheme: an image reference or a host written with credentials.
+_BARE_USERINFO_RE = re.compile(r"(^|[\s'\"(=])([^\s/@:'\"]+):([^\s/@'\"]+)@(?=[A-Za-z0-9\[])")
 _PARAMETER_RE = re.compile(
     r"(?i)([?&#;]\s*(" + "|".join(re.escape(p) for p in sorted(CREDENTIAL_PARAMETERS, key=len, reverse=True))
     + r")=)([^&#\s'\"]*)")
@@ -99,7 +101,8 @@ _PAIR_RE = re.compile(
 def sensitive_value(value: str) -> bool:
     """Does this value look like a credential, whatever its name (`postgres://u:pw@db`, `AccountKey=`,
     a presigned URL, a private key, a JWT, a GitHub token)?"""
-    if _USERINFO_RE.search(value) or _CONNECTION_RE.search(value) or _PARAMETER_RE.search(value):
+    if _USERINFO_RE.search(value) or _CONNECTION_RE.search(value) or _PARAMETER_RE.search(value) \
+            or _BARE_USERINFO_RE.search(value):
         return True
     return any(shape.search(value) for shape in _TOKEN_SHAPES) or bool(_AUTH_HEADER_RE.search(value))
 
@@ -142,6 +145,7 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
         if secret and len(secret) >= 6:
             text = text.replace(secret, REDACTED)
     text = _USERINFO_RE.sub(lambda m: m.group(1) + REDACTED + "@", text)
+    text = _BARE_USERINFO_RE.sub(lambda m: m.group(1) + REDACTED + "@", text)
     text = _PARAMETER_RE.sub(lambda m: m.group(1) + REDACTED, text)
     text = re.sub(r"(?i)((?<![A-Za-z0-9])(?:" + "|".join(_CONNECTION_KEYS) + r")\s*=)[^;\s'\"]*",
                   lambda m: m.group(1) + REDACTED, text)

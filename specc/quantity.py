@@ -7,8 +7,9 @@ are written as decimal SI); decimal amounts use the largest power of 1000 that l
 precision below nano is rounded up. specc emits canonical quantities so a live object compares equal
 to the desired one without asking the server. `quantity_problem` bounds a quantity before anything
 computes with it: apimachinery caps a quantity at 2^63-1 (k8s.io/apimachinery pkg/api/resource
-quantity.go, "no quantity may represent a number greater than 2^63-1 in magnitude"), and an exponent
-such as `1e99999999999` would otherwise make exact arithmetic run for ever. Pure.
+quantity.go: "Numbers larger or more precise will be capped or rounded up"), and an exponent
+such as `1e99999999999` would otherwise make exact arithmetic run for ever; it is kept to what the JSON
+Schema can say (a length and a pattern). Pure.
 """
 
 from __future__ import annotations
@@ -24,35 +25,22 @@ _FORM = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|
 
 
 MAX_LENGTH = 64  # far longer than any real quantity; keeps every computation on it small
-MAX_VALUE = 2**63 - 1
-_MAX_EXPONENT = 30  # beyond 1e30 (or below 1e-30) no value is within apimachinery's range or precision
+MAX_VALUE = 2**63 - 1  # for numbers written unquoted (the JSON Schema's `maximum`)
+MAX_EXPONENT_DIGITS = 2  # `1e99` at most; both bounds are what the JSON Schema can say too
 
 
 def quantity_problem(text: str) -> str | None:
-    """Why a well-formed quantity cannot be used (too long, too large), or None. Never slow."""
+    """Why a quantity is out of bounds (too long, an exponent of more than two digits), or None.
+    Cheap whatever `text` is; called before anything computes with it."""
     if len(text) > MAX_LENGTH:
         return f"is {len(text)} characters long; a quantity has at most {MAX_LENGTH}"
     match = _FORM.match(text)
-    if match is None:
-        return None  # the pattern's own message says what is wrong
-    number, suffix = match.group(1), match.group(2) or ""
-    if _exponent_form(suffix) and abs(int(suffix[1:])) > _MAX_EXPONENT:
-        return f"has an exponent beyond ±{_MAX_EXPONENT}; Kubernetes stores at most {MAX_VALUE} (2^63-1)"
-    value = abs(_value(number, suffix))
-    if value > MAX_VALUE:
-        return f"is larger than Kubernetes can store ({MAX_VALUE}, 2^63-1)"
+    if match is not None and _exponent_form(match.group(2) or ""):
+        digits = match.group(2)[1:].lstrip("+-")
+        if len(digits) > MAX_EXPONENT_DIGITS:
+            return (f"has an exponent of {len(digits)} digits; Kubernetes caps quantities at 2^63-1, so an "
+                    f"exponent has at most {MAX_EXPONENT_DIGITS}")
     return None
-
-
-def _value(number: str, suffix: str) -> Fraction:
-    value = Fraction(number)
-    scale: int
-    if suffix in _BINARY:
-        scale = 1024 ** _BINARY[suffix]
-        return value * scale
-    exponent = int(suffix[1:]) if _exponent_form(suffix) else _DECIMAL[suffix]
-    scale = 10 ** abs(exponent)
-    return value * scale if exponent >= 0 else value / scale
 
 
 def _exponent_form(suffix: str) -> bool:

@@ -204,7 +204,10 @@ def _storage_rules(storage: StorageRef, path: Path) -> Iterator[Finding]:
     except ValueError as exc:  # the URI pattern keeps these out; never let one crash validation
         yield Finding("R304", path, f"'{storage.uri}' is not a valid URI: {exc}")
         return
-    yield from credential_findings(storage.uri, path, "a storage URI")
+    credentials = list(credential_findings(storage.uri, path, "a storage URI"))
+    if credentials:  # the other checks would only quote the URI, credentials and all
+        yield from credentials
+        return
     if any(segment == ".." for segment in parts.path.split("/")):
         yield Finding("R304", path, "'..' is not allowed in a storage path", "write the path without '..'")
     if storage.scheme == "http":

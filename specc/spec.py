@@ -77,10 +77,11 @@ INGRESS_PATH = r"^/[A-Za-z0-9._/-]*$"
 PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]*$"
 # Environment values may hold newlines and tabs (a PEM block), nothing else that rewrites a terminal.
 ENV_VALUE = r"^[^\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]*$"
-# k8s.io/apimachinery resource.Quantity, without a sign (resources are never negative).
+# k8s.io/apimachinery resource.Quantity, without a sign (resources are never negative), with an integer
+# exponent of at most two digits (apimachinery's own parser takes only integer exponents).
 QUANTITY = (
     r"^(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
-    r"(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+    r"(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]{1,2}))?$"
 )
 
 PATTERN_MEANING = {

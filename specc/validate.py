@@ -31,7 +31,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from specc.backend_api import Backend, Target
-from specc.credentials import REDACTED, sensitive_name
+from specc.credentials import REDACTED, redact, sensitive_name, sensitive_value
 from specc.diagnostics import (
     CompileError,
     Diagnostic,
@@ -365,10 +365,16 @@ def _diagnostic(document: SourceDocument, error: ErrorDetails, registry: Registr
     """The diagnostic of one structure error. A value under a secret-looking env name (`API_TOKEN: 12345`)
     is never repeated, in the message or in the hint."""
     diagnostic = _structure_diagnostic(document, error, registry)
+    value = error.get("input")
+    if isinstance(value, str) and sensitive_value(value):
+        # A value holding a credential (an image or host written `user:password@...`): the message
+        # shows it redacted, and no hint rewrites it (a did-you-mean would spell the password out).
+        return dataclasses.replace(diagnostic, message=redact(diagnostic.message),
+                                   hint="credentials do not belong in the spec: put them in a Secret (an "
+                                   "imagePullSecret for images) and reference it")
     loc = tuple(error["loc"])
     secret = any(part in ("env", "envs") and i + 1 < len(loc) and isinstance(loc[i + 1], str)
                  and sensitive_name(str(loc[i + 1])) for i, part in enumerate(loc))
-    value = error.get("input")
     if not secret or isinstance(value, (dict, list, bool)) or value is None:
         return diagnostic
     site = document.site(tuple(p for p in loc if isinstance(p, (str, int))))
@@ -532,6 +538,8 @@ _LABEL_PATTERNS = (DNS1035, DNS1123_LABEL, DNS1123_SUBDOMAIN, HOSTNAME)
 def _pattern_hint(pattern: str, value: Any) -> str | None:
     if not isinstance(value, str):
         return None
+    if pattern == HOSTNAME and any(len(label) > 63 for label in value.split(".")):
+        return "each part of a host name between dots is at most 63 characters (RFC 1035)"
     if pattern in _LABEL_PATTERNS:
         ascii_value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
         fixed = re.sub(r"[^a-z0-9.-]+", "-", ascii_value.lower().replace("_", "-"))

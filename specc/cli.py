@@ -252,8 +252,10 @@ def _save_plan(plan: Any, path: Path) -> None:
     # The saved plan holds the objects to apply, unmasked (like Terraform's plan file): owner-only. It
     # replaces only an earlier saved plan: never the spec, another file, or anything through a symlink.
     text = json.dumps(plan.to_json(include_desired=True), indent=2, sort_keys=True) + "\n"
-    write_file(path, text, owned=is_saved_plan, mode=0o600, code="F805",
-               hint="choose a new file name for the plan (e.g. plan.json)")
+    write_file(path, text, owned=is_saved_plan, mode=0o600, code="F805", hint=_PLAN_FILE_HINT)
+
+
+_PLAN_FILE_HINT = "choose a new file name for the plan (e.g. plan.json)"
 
 
 def _load_saved_plan(path: str) -> Any | None:
@@ -296,6 +298,11 @@ def plan(file: str, kubeconfig: str | None, context: str | None, namespace: str 
     if out is not None and directory is not None:
         _refuse("-o/--out", "saves a plan for a cluster; for --target dir: run `specc apply FILE --target "
                 "dir:PATH`, which plans again and writes the files")
+    if out is not None:  # refused before any cluster request, not after the plan was made
+        from specc.files import check_replaceable
+        from specc.plan import is_saved_plan
+
+        check_replaceable(out, is_saved_plan, code="F805", hint=_PLAN_FILE_HINT)
     document = read_spec(file)
     if directory is not None:
         result, _ = plan_directory(document, directory, kube_version=kube_version, namespace=namespace,

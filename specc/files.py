@@ -137,6 +137,13 @@ def _check_target(path: Path, owned: Ownership | None, within: Path | None, code
     return True
 
 
+def check_replaceable(path: Path, owned: Ownership | None, *, code: str = "F803", hint: str | None = None) -> None:
+    """Raise now if `write_file(path, ..., owned=owned)` would refuse `path` (before any other work)."""
+    if path.parent != path and not path.parent.is_dir():
+        raise refused(code, path, f"cannot write it: {path.parent} is not a directory")
+    _check_target(path, owned, None, code, hint)
+
+
 def write_file(path: Path, text: str, *, owned: Ownership | None = None, mode: int = 0o644,
                within: Path | None = None, code: str = "F803", hint: str | None = None) -> None:
     """Write `text` to `path` atomically (temp file + rename) with permissions `mode`. An existing

@@ -75,6 +75,7 @@ def apply_plan(plan: Plan, read: ClusterRead, target: ClusterTarget, registry: R
     cluster = target.cluster
     result = ApplyResult()
     writes_before = cluster.stats.writes
+    _CANCELLED.clear()  # a run in the same process starts uninterrupted
 
     def check_lock() -> None:
         if lock is not None:

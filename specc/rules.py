@@ -248,7 +248,7 @@ def credential_findings(uri: str, path: Path, what: str) -> Iterator[Finding]:
 def _literal_secrets(base: Path, env: dict[str, str] | None) -> Iterator[Finding]:
     """A literal env value that is a secret by its name or its shape: it would be stored in the
     Deployment for anyone who can read it. Masked in every output; a warning names the better way."""
-    for name, value in sorted((env or {}).items()):
+    for name, value in (env or {}).items():  # file order, as every other finding
         if value and (sensitive_name(name) or sensitive_value(value)):
             yield Finding("R313", (*base, "env", name), f"'{name}' looks like a secret written as a literal "
                           "value: it is stored in the objects for anyone who can read them",

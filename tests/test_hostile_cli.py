@@ -93,8 +93,8 @@ def test_the_secret_cases_are_there() -> None:
 
 @pytest.mark.parametrize("spec", planted_cases(), ids=lambda p: p.parent.name)
 def test_no_message_repeats_a_refused_secret(spec: Path) -> None:
-    from specc.pipeline import compile_file
     from specc.diagnostics import SpeccError
+    from specc.pipeline import compile_file
     from specc.report.diagnostics import diagnostics_text, validation_json
 
     with pytest.raises(SpeccError) as error:

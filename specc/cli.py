@@ -335,7 +335,7 @@ def _progress_printer(colour: bool) -> Callable[[Any], None]:
     def show(event: Any) -> None:
         where = f"{event.model}: " if event.model else ""
         obj = f"{event.key} " if event.key is not None else ""
-        line = f"  {symbols.get(event.kind, '-')} {where}{obj}{event.message}"
+        line = printable(f"  {symbols.get(event.kind, '-')} {where}{obj}{event.message}")
         if colour and event.kind == "failed":
             line = click.style(line, fg="red")
         click.echo(line, err=True)
@@ -524,7 +524,7 @@ def force_unlock(file: str, lock_id: str, kubeconfig: str | None, context: str |
     cluster = _connection(kubeconfig, context, namespace, request_timeout).connect()
     name, spec_namespace = _identity(None, read_spec(file), namespace)
     info = locking.force_unlock(cluster, spec_namespace, name, lock_id)
-    click.echo(f"Removed the lock held by {info.holder} on {spec_namespace}/{name}.")
+    click.echo(printable(f"Removed the lock held by {info.holder} on {spec_namespace}/{name}."))
 
 
 @cli.command()

@@ -538,6 +538,8 @@ _LABEL_PATTERNS = (DNS1035, DNS1123_LABEL, DNS1123_SUBDOMAIN, HOSTNAME)
 def _pattern_hint(pattern: str, value: Any) -> str | None:
     if not isinstance(value, str):
         return None
+    if pattern == HOSTNAME and ":" in value and "@" not in value:
+        return "an Ingress host must be a DNS name, not an IP address (or host:port)"
     if pattern == HOSTNAME and any(len(label) > 63 for label in value.split(".")):
         return "each part of a host name between dots is at most 63 characters (RFC 1035)"
     if pattern in _LABEL_PATTERNS:

@@ -266,7 +266,7 @@ def _load_saved_plan(path: str) -> Any | None:
     if path == "-" or os.path.isdir(path):
         return None
     try:
-        raw = read_regular(path)
+        raw = read_regular(path, follow=True)
     except FileRefused:
         return None  # reading it as a spec reports why
     data = saved_plan_data(raw)

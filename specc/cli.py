@@ -540,6 +540,7 @@ def force_unlock(file: str, lock_id: str, kubeconfig: str | None, context: str |
 def diff(old: str, new: str | None, base: str | None, fmt: str, detailed_exitcode: bool,
          kube_version: tuple[int, int] | None, no_color: bool, mask_all: bool) -> None:
     """Review a spec change without a cluster: OLD and NEW spec files, or FILE with --base REV."""
+    from specc.objects import DesiredSet
     from specc.pipeline import compile_document
     from specc.registry import load_registry
     from specc.report.review import review_json, review_markdown, review_text
@@ -551,8 +552,6 @@ def diff(old: str, new: str | None, base: str | None, fmt: str, detailed_exitcod
     if base is not None and (base.startswith("-") or not base.strip()):
         _refuse("--base", "must name a git revision (a branch, tag or commit), not an option")
     registry = load_registry()
-    from specc.objects import DesiredSet
-
     if base is not None:
         before_doc, after_doc = read_spec_at_revision(old, base), read_spec(old)
     else:
@@ -570,7 +569,8 @@ def diff(old: str, new: str | None, base: str | None, fmt: str, detailed_exitcod
         before = compile_document(before_doc, kube_version=kube_version, registry=registry)
         before_name, before_models, before_desired = before_doc.name, before.validated.ir.models, before.desired
     review = diff_specs(before_name, before_models, before_desired,
-                        after_doc.name, after.validated.ir.models, after.desired, replace)
+                        after_doc.name, after.validated.ir.models, after.desired, replace,
+                        layout_of=registry.artifact_layout)
     if mask_all:
         review = review.masked()
     if fmt == "json":

@@ -114,7 +114,7 @@ def validate(files: Sequence[str], fmt: str, kube_version: tuple[int, int] | Non
             _echo_err(diagnostics_text(diagnostics))
             ok = not any(d.severity == "error" for d in diagnostics)
             if ok:
-                click.echo(f"{file}: valid")
+                click.echo(printable(f"{file}: valid"))
     if failed:
         sys.exit(1)
 
@@ -170,7 +170,7 @@ def render(file: str, backend: str | None, output_dir: Path | None, namespace: s
     for obj in compiled.desired:
         write_file(output_dir / file_name(obj.key), dump(obj.body), owned=rendered_by_specc, within=output_dir,
                    hint="render into an empty directory, or remove the file")
-    click.echo(f"wrote {len(compiled.desired)} objects to {output_dir}")
+    click.echo(printable(f"wrote {len(compiled.desired)} objects to {output_dir}"))
 
 
 # -- plan and apply -------------------------------------------------------------------------------------
@@ -314,7 +314,7 @@ def plan(file: str, kubeconfig: str | None, context: str | None, namespace: str 
     _print_plan(result, fmt, colour=not no_color, mask_all=mask_all)
     if out is not None:
         _save_plan(result, out)
-        click.echo(f"Saved the plan to {out}; apply it with: specc apply {out}", err=True)
+        click.echo(printable(f"Saved the plan to {out}; apply it with: specc apply {out}"), err=True)
     if detailed_exitcode and result.has_changes:
         sys.exit(2)
 
@@ -438,7 +438,7 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
         if not result.has_changes or not _confirm(auto_approve, question):
             return
         written, removed = apply_directory(result, target)
-        click.echo(f"Apply complete: {written} file(s) written, {removed} removed in {directory}.")
+        click.echo(printable(f"Apply complete: {written} file(s) written, {removed} removed in {directory}."))
         return
 
     registry = load_registry()

@@ -37,17 +37,21 @@ def kustomization_text(resources: Iterable[str]) -> str:
     return HEADER + dump(document)
 
 
+def _managed_by_specc(document: dict[str, Any]) -> bool:
+    metadata = document.get("metadata")
+    labels = metadata.get("labels") if isinstance(metadata, dict) else None  # a hand-edited file may hold
+    return isinstance(labels, dict) and labels.get(MANAGED_BY_LABEL) == MANAGED_BY  # lists anywhere
+
+
 def is_specc_kustomization(document: Any) -> bool:
     """Whether a parsed kustomization file is the one specc maintains."""
     if not isinstance(document, dict) or document.get("kind", "Kustomization") != "Kustomization":
         return False
-    labels = (document.get("metadata") or {}).get("labels") or {}
-    return isinstance(labels, dict) and labels.get(MANAGED_BY_LABEL) == MANAGED_BY
+    return _managed_by_specc(document)
 
 
 def is_object_file(document: Any) -> bool:
     """Whether a parsed file is an object specc wrote (any spec's: several specs may share a directory)."""
     if not isinstance(document, dict) or document.get("kind") in ("Kustomization", "Component"):
         return False
-    labels = (document.get("metadata") or {}).get("labels") or {}
-    return isinstance(labels, dict) and labels.get(MANAGED_BY_LABEL) == MANAGED_BY
+    return _managed_by_specc(document)

@@ -133,3 +133,11 @@ def test_a_fifo_or_a_link_in_the_directory_is_never_read_or_replaced(tmp_path: P
     (directory / "kustomization.yaml").symlink_to(target)
     apply(capsys, MIXED, directory)
     assert (directory / "kustomization.yaml").is_symlink() and target.read_text() == "kept: true\n"
+
+
+@pytest.mark.parametrize("document", [None, [], "text", {"metadata": []}, {"metadata": {"labels": ["a"]}},
+                                      {"kind": "Kustomization", "metadata": "x"}])
+def test_hand_edited_files_are_neither_listed_nor_taken_for_specc_s(document: Any) -> None:
+    from specc.kustomization import is_object_file, is_specc_kustomization
+
+    assert not is_object_file(document) and not is_specc_kustomization(document)

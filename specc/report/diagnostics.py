@@ -9,13 +9,14 @@ The text form of one diagnostic:
 
     examples/x/serving.yaml:9:17: models[0].storageUri: credentials must not be ... [R304]
        |
-     9 |     storageUri: s3://***@models/fraud/3
+     9 |     storageUri: s3://<redacted>@models/fraud/3
        |                 ^^^^^^^^^^^^^^^^^^^^^^^^
        = hint: put them in a Secret and reference it from secretEnv or a service account
 
 The first line is the one-line form every tool can parse (`FILE:LINE:COL: ... [CODE]`). Excerpts never
-show a secret: the user:password part of a URI and the value of a key whose name says it is a
-secret (`AWS_SECRET_ACCESS_KEY: ...`) are replaced by `***`, everywhere in the output. Characters a
+show a secret: the user:password part of a URI, the value of a key whose name says it is a secret
+(`AWS_SECRET_ACCESS_KEY: ...`) and a value shaped like a credential are replaced by `<redacted>`,
+by the rules of `specc.credentials`, and so is any of them that a message repeats. Characters a
 terminal would not show as themselves (control characters, which a hostile file could use to rewrite
 the terminal, tabs, invisible spaces) are written as escapes, and the caret is placed by display
 width, so it stays under its token on any line.
@@ -28,21 +29,23 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 
+from specc.credentials import REDACTED, sensitive_name, sensitive_value
 from specc.diagnostics import Diagnostic, Severity, format_path, printable, sorted_diagnostics
-from specc.fielddiff import SENSITIVE_ENV
 
 DIAGNOSTICS_FORMAT_VERSION = 1
 
 SourceLines = Callable[[str, int], "str | None"]
 
-MASK = "***"
+MASK = REDACTED  # what specc.credentials writes in messages, so an excerpt reads like them
 # `scheme://user:password@host`: the credentials part (R304 refuses it; the excerpt must not show it).
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<secret>[^/@\s'\"]+)@")
-# `NAME: value` where NAME says it holds a secret (the plan's rule for env values, SENSITIVE_ENV).
+# `NAME: value`, masked where NAME says it holds a secret or the value looks like one (the rules of
+# specc.credentials, as for env values in plans).
 _PAIR = re.compile(r"""(?P<key>[A-Za-z0-9_.-]+)["']?\s*:[ \t]+"""
                    r"""(?P<value>"(?:[^"\\]|\\.)*"?|'[^']*'?|[^\s,{}\[\]#][^,}\]#]*)""")
-# Keys of the spec's own vocabulary whose names contain such a word but hold names, not secrets.
-_NOT_SECRET_KEYS = frozenset({"secret", "secretEnv"})
+# Keys of the spec's own vocabulary whose names contain such a word but hold names, not secrets
+# (`secretEnv: [{name: X, secret: s3-creds, key: access-key}]`).
+_NOT_SECRET_KEYS = frozenset({"secret", "secretEnv", "key", "name"})
 # Where a plain token ends on a YAML line: a comment, a mapping colon, a flow separator.
 _TOKEN_END = re.compile(r"\s+#|:(?=\s|$)|[,\]}]")
 _MAX_EXCERPT = 160  # display columns of a line shown; longer lines are cut around the caret
@@ -52,8 +55,10 @@ def secret_ranges(line: str) -> list[tuple[int, int]]:
     """Character ranges of `line` that must not be shown: URI credentials and secret-named values."""
     ranges = [m.span("secret") for m in _USERINFO.finditer(line)]
     for match in _PAIR.finditer(line):
-        key = match.group("key")
-        if key not in _NOT_SECRET_KEYS and SENSITIVE_ENV.search(key):
+        key, value = match.group("key"), match.group("value")
+        # A value whose only credential is a URI's userinfo keeps the rest visible (masked above).
+        shaped = sensitive_value(value) and sensitive_value(_USERINFO.sub(r"\g<scheme>", value))
+        if (key not in _NOT_SECRET_KEYS and sensitive_name(key)) or shaped:
             ranges.append(match.span("value"))
     merged: list[tuple[int, int]] = []
     for start, stop in sorted(ranges):
@@ -66,9 +71,11 @@ def secret_ranges(line: str) -> list[tuple[int, int]]:
 
 
 def mask_secrets(text: str, values: Sequence[str] = ()) -> str:
-    """A message or hint with URI credentials replaced by `***`, and every one of `values` (the
+    """A message or hint with URI credentials masked, and every one of `values` (the
     secrets of the source line the diagnostic points at, which a message may quote: "got a number
     (8080)")."""
+    # Messages were redacted when they were made (specc.diagnostics); this catches what they quote
+    # from the line (`got a number (8080)`), which only the line's own key says is secret.
     masked = _USERINFO.sub(lambda m: m.group("scheme") + MASK + "@", text)
     for value in values:
         masked = re.sub(rf"(?<![\w]){re.escape(value)}(?![\w])", MASK, masked)

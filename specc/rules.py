@@ -128,6 +128,9 @@ def _model_rules(spec: ServingSpec, index: int, model: ModelIR) -> Iterator[Find
     yield from _resources(spec, index, model)
     written = spec.models[index]
     yield from _secret_env(("models", index), written.env, [s.name for s in written.secret_env or ()])
+    yield from _canary_provenance(model, ("models", index, "canary"))
+    if model.inference_log is not None:
+        yield from _inference_log(spec, index, model)
     scaling = model.autoscaling
     if scaling and scaling.metric in ("cpu", "memory") and scaling.target > 1000:
         yield Finding("R310", at("autoscaling", "target"),
@@ -248,3 +251,62 @@ def _image_rules(image: str, path: Path) -> Iterator[Finding]:
     elif last.endswith(":latest"):
         yield Finding("R307", path, f"image '{image}' uses ':latest', which changes under you",
                       "pin a version tag or an @sha256 digest", severity=Severity.WARNING)
+
+
+# Query parameters that carry credentials (tokens, signatures, keys) in a URL.
+_SECRET_QUERY = re.compile(r"(?i)(token|secret|passw|pwd|key|sig|auth|credential|session)")
+
+
+def _canary_provenance(model: ModelIR, path: Path) -> Iterator[Finding]:
+    if model.canary is not None and model.provenance is not None and model.canary.provenance is None:
+        yield Finding("R313", path, "the canary has no provenance of its own: its objects carry none, so its "
+                      "predictions cannot be traced to the registry (it does not claim the model's)",
+                      "add canary.provenance with the registry entry the canary serves",
+                      severity=Severity.WARNING)
+
+
+def _inference_log(spec: ServingSpec, index: int, model: ModelIR) -> Iterator[Finding]:
+    log = model.inference_log
+    assert log is not None
+    if log.url is not None:
+        yield from sink_url_problems(log.url, origin(spec, index, ("inferenceLog", "url")))
+    if model.provenance is None:
+        yield Finding("R315", origin(spec, index, ("inferenceLog",)),
+                      "predictions are logged, but the model has no provenance: logged predictions cannot be "
+                      "traced to a registry version", "add provenance (registry, uri, version, runId)",
+                      severity=Severity.WARNING)
+
+
+def sink_url_problems(url: str, path: Path) -> Iterator[Finding]:
+    """What is wrong with an inference log sink URL. Never repeats the URL or any part of it that
+    may hold a credential."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # the pattern keeps most of these out; never let one crash validation
+        yield Finding("R314", path, "the inference log URL is not a valid URL")
+        return
+    if "@" in parts.netloc:
+        yield Finding("R314", path, "credentials must not be written into an inference log URL",
+                      "let the sink authenticate the pods (network policy, mesh identity) instead")
+        return
+    secret = sorted({name for name, _ in _query_pairs(parts.query) if _SECRET_QUERY.search(name)})
+    if secret:
+        # Only plain parameter names are named; anything else might be the secret itself.
+        named = [name for name in secret if re.fullmatch(r"[A-Za-z_-]{1,32}", name)]
+        which = f" ({', '.join(repr(name) for name in named)})" if len(named) == len(secret) else ""
+        yield Finding("R314", path, f"the inference log URL carries a credential in its query{which}",
+                      "remove it: every plan, diff and rendered object would show it")
+    if not host:
+        yield Finding("R314", path, "the inference log URL needs a host", "write http://<host>[:port]/<path>")
+    if parts.fragment:
+        yield Finding("R314", path, "a fragment ('#...') is never sent to the sink", "remove it")
+
+
+def _query_pairs(query: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in query.split("&"):
+        if item:
+            name, _, value = item.partition("=")
+            pairs.append((name, value))
+    return pairs

@@ -57,6 +57,7 @@ from specc.spec import (
     IMAGE,
     KIND,
     PATTERN_MEANING,
+    SINK_URL,
     URI,
     Defaults,
     Model,
@@ -368,6 +369,10 @@ def _diagnostic(document: SourceDocument, error: ErrorDetails, registry: Registr
         elif kind == "int_type" and isinstance(value, float):
             hint = "use a whole number"
         return Diagnostic("S203", message, path=loc, span=document.span(loc), hint=hint)
+    if kind == "string_pattern_mismatch" and loc[-2:] == ("inferenceLog", "url"):
+        # A sink URL may hold a credential: never repeat it, not even to refuse it.
+        return Diagnostic("S205", f"the inference log URL {PATTERN_MEANING[SINK_URL]}", path=loc,
+                          span=document.span(loc), hint="e.g. http://sink.logging.svc.cluster.local/")
     if kind == "string_pattern_mismatch":
         pattern = str(ctx.get("pattern"))
         meaning = PATTERN_MEANING.get(pattern, f"must match {pattern}")

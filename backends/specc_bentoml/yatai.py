@@ -45,6 +45,12 @@ def bento_tag(model: ModelIR, options: BentoMLOptions) -> str:
 
 
 def problems(model: ModelIR, options: BentoMLOptions) -> Iterator[Problem]:
+    if model.inference_log is not None:
+        # serving.yatai.ai BentoDeployment (v2alpha1 CRD): no logger or sidecar field, and its pods
+        # are made by the yatai-deployment controller.
+        yield Problem(("inferenceLog",), "a Yatai BentoDeployment has no way to log predictions: its "
+                      "CRD has no logger field and its pods are made by the yatai-deployment controller",
+                      "use options.bentoml.mode image (a logger sidecar), or remove inferenceLog")
     for field_name, alias in IMAGE_MODE_OPTIONS.items():
         if field_name in options.model_fields_set:
             yield Problem(("options", "bentoml", alias), f"{alias} applies to mode image; a "

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from specc.backend_api import ModelIR
+from specc.backend_api import ModelIR, mlserver_version_env
 
 MODEL_DIR = "/mnt/models"
 
@@ -110,7 +110,6 @@ def runtime_env(model: ModelIR) -> tuple[tuple[str, str], ...]:
     if not on_mlserver(model):
         return ()
     env = {"MLSERVER_MODEL_NAME": model.name, "MLSERVER_MODEL_URI": MODEL_DIR}
-    if model.provenance is not None and model.provenance.version:
-        # MLServer returns it as `model_version` in every response: the registry version is visible.
-        env["MLSERVER_MODEL_VERSION"] = model.provenance.version
+    # MLServer returns the version as `model_version` in every response and lists it in metadata.
+    env.update(mlserver_version_env(model.provenance))
     return tuple(sorted(env.items()))

@@ -20,8 +20,10 @@ from specc.backend_api import (
     Manifest,
     ModelIR,
     Problem,
+    Severity,
     StorageRef,
     Target,
+    track_model,
 )
 from specc.backend_api.workload import (
     STORAGE_INITIALIZER_IMAGE,
@@ -36,6 +38,7 @@ from specc.backend_api.workload import (
 from specc_kubernetes.engines import DEFAULT_ENGINE, ENGINES, engine_for
 
 FETCHED_SCHEMES = ("s3", "gs", "https", "http", "azure", "hf")
+GRPC_ENGINES = ("mlserver", "tfserving", "triton")  # engines whose Service also has a gRPC port
 CUSTOM_PORT = 8080
 
 
@@ -85,6 +88,10 @@ class KubernetesBackend(Backend):
                                if model.format in e.formats and model.protocol in e.protocols)
                 yield Problem(("protocol",), f"engine '{engine.name}' speaks only protocol {engine.protocols[0]}",
                               f"use engine {other[0]}" if other else f"use protocol {engine.protocols[0]}")
+            if model.inference_log is not None and engine.name in GRPC_ENGINES:
+                yield Problem(("inferenceLog",), f"the logger sees HTTP requests only: {engine.name}'s gRPC "
+                              "port on the Service is not logged", "send predictions over HTTP",
+                              severity=Severity.WARNING)
             yield from self._storage(model.storage, ("storageUri",))
             if model.canary and model.canary.storage:
                 yield from self._storage(model.canary.storage, ("canary", "storageUri"))
@@ -100,7 +107,8 @@ class KubernetesBackend(Backend):
         )
 
         def container_for(track: str, storage: StorageRef | None, image: str | None) -> EngineContainer:
-            built = self._image_container(model, image) if image else self._engine_container(model, options)
+            served = track_model(model, track)  # a canary's engine reports the canary's version
+            built = self._image_container(served, image) if image else self._engine_container(served, options)
             if options.run_as_user is not None:
                 built = EngineContainer(**{**built.__dict__, "run_as_user": options.run_as_user})
             return built

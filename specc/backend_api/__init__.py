@@ -53,6 +53,8 @@ Hooks and what they are for:
 from __future__ import annotations
 
 import abc
+import dataclasses
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -63,6 +65,7 @@ from specc.diagnostics import Path, Severity
 from specc.ir import (
     AutoscalingIR,
     CanaryIR,
+    InferenceLogIR,
     IngressIR,
     ModelIR,
     ProvenanceIR,
@@ -70,13 +73,18 @@ from specc.ir import (
     SecretEnvIR,
     StorageRef,
 )
+from specc.objects import PROVENANCE_PREFIX
 
 __all__ = [
+    "CANARY_TRACK",
+    "STABLE_TRACK",
+    "TRACK_LABEL",
     "AutoscalingIR",
     "Backend",
     "BackendOptions",
     "CanaryIR",
     "CustomKind",
+    "InferenceLogIR",
     "IngressIR",
     "Manifest",
     "ModelIR",
@@ -95,8 +103,12 @@ __all__ = [
     "container_env",
     "container_resources",
     "hpa_problems",
+    "logged_provenance",
+    "mlserver_version_env",
     "object_name",
+    "provenance_annotations",
     "selector_labels",
+    "track_model",
 ]
 
 Manifest = dict[str, Any]
@@ -105,6 +117,9 @@ Manifest = dict[str, Any]
 # the rest, so a backend never spells them.
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 TRACK_LABEL = "specc.dev/track"
+STABLE_TRACK, CANARY_TRACK = "stable", "canary"
+# Spec field -> annotation key suffix (annotation keys are lowercase words joined by '-').
+PROVENANCE_KEYS = {"registry": "registry", "uri": "uri", "version": "version", "runId": "run-id"}
 
 
 @dataclass(frozen=True, order=True)
@@ -154,6 +169,7 @@ class PodSite:
     annotations: dict[str, Any] | None
     pod_spec: dict[str, Any] | None
     containers: list[dict[str, Any]] = field(default_factory=list)
+    track: str | None = None  # "canary" for a canary's pods: they get the canary's provenance
 
 
 @dataclass(frozen=True)
@@ -192,13 +208,23 @@ class Backend(abc.ABC):
     def pod_sites(self, obj: Manifest) -> list[PodSite]:
         """Core workloads: the pod template of Deployment, StatefulSet, DaemonSet, Job."""
         if obj.get("kind") in {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}:
+            track = Backend.track(self, obj)
             template = obj.setdefault("spec", {}).setdefault("template", {})
             meta = template.setdefault("metadata", {})
             spec = template.setdefault("spec", {})
             containers = [*spec.get("initContainers", []), *spec.get("containers", [])]
             return [PodSite(meta.setdefault("labels", {}), meta.setdefault("annotations", {}), spec,
-                            containers)]
+                            containers, track)]
         return []
+
+    def track(self, obj: Manifest) -> str | None:
+        """The track ("stable" or "canary") an object serves as a whole, which decides whose
+        provenance its own annotations carry; None for both or neither. The default reads the
+        `specc.dev/track` label of the object, else of a core workload's pod template."""
+        own = ((obj.get("metadata") or {}).get("labels") or {}).get(TRACK_LABEL)
+        template = (obj.get("spec") or {}).get("template") or {}
+        track = own or ((template.get("metadata") or {}).get("labels") or {}).get(TRACK_LABEL)
+        return track if isinstance(track, str) else None
 
     def readiness(self, obj: Manifest) -> Readiness:
         """Custom kinds: ready when the `Ready` condition is True for the current generation."""
@@ -300,3 +326,41 @@ def _conditions(status: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for cond in status.get("conditions") or []:
         if isinstance(cond, dict):
             yield cond
+
+
+def track_model(model: ModelIR, track: str | None) -> ModelIR:
+    """`model` as one track serves it: for the canary, with the canary's own provenance (or none),
+    so that nothing a canary serves claims the stable model's registry version."""
+    if track != CANARY_TRACK:
+        return model
+    return dataclasses.replace(model, provenance=model.track_provenance(CANARY_TRACK))
+
+
+def provenance_annotations(provenance: ProvenanceIR | None) -> dict[str, str]:
+    """The `provenance.specc.dev/*` annotations of a registry entry (the fields it has)."""
+    if provenance is None:
+        return {}
+    values = {"registry": provenance.registry, "uri": provenance.uri, "version": provenance.version,
+              "runId": provenance.run_id}
+    return {PROVENANCE_PREFIX + PROVENANCE_KEYS[k]: v for k, v in values.items() if v is not None}
+
+
+def logged_provenance(model: ModelIR, track: str | None = None) -> dict[str, str]:
+    """The provenance annotations (key -> value) that go with each logged prediction of a track:
+    those `inferenceLog.provenance` asks for, among the fields the track's provenance has."""
+    if model.inference_log is None:
+        return {}
+    wanted = {PROVENANCE_PREFIX + PROVENANCE_KEYS[f] for f in model.inference_log.provenance}
+    found = provenance_annotations(model.track_provenance(track))
+    return {k: v for k, v in sorted(found.items()) if k in wanted}
+
+
+def mlserver_version_env(provenance: ProvenanceIR | None) -> dict[str, str]:
+    """MLServer settings that make a registry version visible to clients (MLServer 1.7.1
+    `mlserver/settings.py`, measured with the real engine): `MLSERVER_MODEL_VERSION` is
+    `parameters.version`, returned as `model_version` of every inference response;
+    `MLSERVER_MODEL_VERSIONS` (a JSON list) is what `GET /v2/models/<name>` lists as `versions`."""
+    if provenance is None or not provenance.version:
+        return {}
+    return {"MLSERVER_MODEL_VERSION": provenance.version,
+            "MLSERVER_MODEL_VERSIONS": json.dumps([provenance.version])}

@@ -466,7 +466,7 @@ LOGGING_OFF_HINT = "keep inferenceLog on every served model whose predictions mu
 
 
 def logging_off_warnings(desired: DesiredSet, live: Mapping[ObjectKey, Manifest]) -> list[Diagnostic]:
-    """W809 for each model whose live objects log its predictions (they carry
+    """W810 for each model whose live objects log its predictions (they carry
     `specc.dev/inference-log`, which the compiler stamps on every object of a logged model) while
     none of its desired objects does: applying turns its inference logging off."""
     logged_live: dict[str, str] = {}
@@ -484,6 +484,6 @@ def logging_off_warnings(desired: DesiredSet, live: Mapping[ObjectKey, Manifest]
             continue
         gone = "is deleted" if model not in {o.model for o in desired} else "stops logging"
         found.append(Diagnostic(
-            "W809", f"model {model}: inference logging to {sink} is turned off (the model {gone}): its "
+            "W810", f"model {model}: inference logging to {sink} is turned off (the model {gone}): its "
             "predictions are no longer recorded", severity=Severity.WARNING, hint=LOGGING_OFF_HINT))
     return found

@@ -8,7 +8,7 @@ Takes two validated specs (their models and what they compile to); returns a `Sp
 - per Kubernetes object: a `Plan` of the new spec's objects against the old spec's, which play the
   part of the live state (as for a directory target), so the vocabulary, masking and replace rules
   are exactly those of `specc plan`;
-- the warnings a reviewer must not miss (W801-W807 and W809, see `_warnings`; W808 the namespace moves).
+- the warnings a reviewer must not miss (W801-W807 and W810, see `_warnings`; W808 the namespace moves).
 
 A model is "renamed" when a removed and an added model have the same settings, or failing that the
 same format and artifact (storageUri or image) and no other candidate on either side; its fields
@@ -241,7 +241,7 @@ def diff_specs(old_name: str, old_models: tuple[ModelIR, ...], old_desired: Desi
 def _warnings(pairs: Sequence[tuple[ModelDiff, ModelIR | None, ModelIR | None]],
               plan: Plan) -> list[Diagnostic]:
     """W801 model deleted, W802 renamed, W803 backend migration, W804 canary to 100% in one step,
-    W805 replicas.min to 0, W806 provenance removed, W807 an object must be replaced, W809 inference
+    W805 replicas.min to 0, W806 provenance removed, W807 an object must be replaced, W810 inference
     logging turned off."""
     found: list[tuple[str, Diagnostic]] = []
 
@@ -277,7 +277,7 @@ def _warnings(pairs: Sequence[tuple[ModelDiff, ModelIR | None, ModelIR | None]],
             warn(name, "W806", f"model {name}: provenance is removed: its predictions can no longer be "
                  "traced to the registry", "keep provenance (registry, uri, version) on every served model")
         if before.inference_log is not None and after.inference_log is None:
-            warn(name, "W809", f"model {name}: inference logging is turned off: its predictions are no "
+            warn(name, "W810", f"model {name}: inference logging is turned off: its predictions are no "
                  "longer recorded", LOGGING_OFF_HINT)
     for change in plan.changes:
         if change.action is Action.REPLACE:

@@ -260,7 +260,7 @@ _SECRET_QUERY = re.compile(r"(?i)(token|secret|passw|pwd|key|sig|auth|credential
 def _canary_provenance(model: ModelIR, path: Path) -> Iterator[Finding]:
     if model.canary is not None and model.provenance is not None and model.canary.provenance is None:
         yield Finding("R313", path, "the canary has no provenance of its own: its objects carry none, so its "
-                      "predictions cannot be traced to the registry (it does not claim the model's)",
+                      "predictions cannot be traced to the registry",
                       "add canary.provenance with the registry entry the canary serves",
                       severity=Severity.WARNING)
 

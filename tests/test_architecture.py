@@ -66,7 +66,8 @@ def test_only_the_cluster_module_imports_the_kubernetes_client() -> None:
     assert users == ["specc/cluster.py"]
 
 
-PRINTERS = {"specc/cli.py", "specc/testing/controlplane.py"}
+PRINTERS = {"specc/cli.py", "specc/testing/controlplane.py",
+            "specc/testing/toolenv.py"}  # test support: progress of slow installs on stderr
 
 
 @pytest.mark.parametrize("path", [p for p in [*modules(SPECC), *modules(BACKENDS)]
@@ -83,6 +84,9 @@ FILE_READERS = {
     "specc/targets.py",  # the directory target: a GitOps checkout of the objects
     "specc/cli.py",  # writes what the user asked for (render -o, plan -o) and reads saved plans
     "specc/testing/controlplane.py",  # test support
+    "specc/testing/toolenv.py",  # test support: builds the cached engine environments
+    "specc/testing/engines/images.py",  # test support: reads a built bento's Dockerfile
+    "specc/testing/engines/process.py",  # test support: lays out artifacts and engine logs in a temp dir
 }
 
 

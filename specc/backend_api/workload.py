@@ -53,6 +53,9 @@ from specc.backend_api import (
 
 MODEL_DIR = "/mnt/models"
 MAX_NAME = 63  # Service and label names
+# The BentoML release whose `bentoml containerize` images the bento facts here are read from (entrypoint,
+# BENTOML_PORT, /livez /readyz /metrics, uid 1034); the engine tests run a bento with exactly this release.
+BENTOML_VERSION = "1.4.38"
 BENTO_PORT = 3000  # `bentoml serve`'s default HTTP port
 BENTO_UID = 1034  # the `bentoml` user of images made by `bentoml containerize`
 STORAGE_INITIALIZER_IMAGE = "kserve/storage-initializer:v0.15.0"

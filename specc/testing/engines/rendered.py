@@ -97,15 +97,18 @@ class RenderedEngine:
         return int(port), annotations.get("prometheus.io/path", "/metrics")
 
 
-def rendered_engine(objects: Iterable[Manifest], model: str, *, kserve_version: str = "0.20") -> RenderedEngine:
-    """The engine of `model` in `objects`: its Deployment's, or what KServe makes of its InferenceService."""
+def rendered_engine(objects: Iterable[Manifest], model: str, *, kserve_version: str = "0.20",
+                    track: str = "stable") -> RenderedEngine:
+    """The engine of `model` in `objects`: its Deployment's, or what KServe makes of its InferenceService.
+    `track="canary"`: the canary's (Deployment `<model>-canary`; KServe 0.20 Standard `spec.canary[0]`)."""
     objects = list(objects)
     mine = [o for o in objects if _model_of(o) == model]
     for obj in mine:
         if obj.get("kind") == "InferenceService" and obj["metadata"]["name"] == model:
-            return _from_inference_service(obj, kserve_version)
+            return _from_inference_service(obj, kserve_version, track)
+    deployment = model if track == "stable" else f"{model}-canary"
     for obj in mine:
-        if obj.get("kind") == "Deployment" and obj["metadata"]["name"] == model:
+        if obj.get("kind") == "Deployment" and obj["metadata"]["name"] == deployment:
             return _from_deployment(obj, model)
     kinds = sorted({f"{o.get('kind')}/{o.get('metadata', {}).get('name')}" for o in mine})
     raise EngineError(f"model {model!r}: no Deployment or InferenceService named after it (objects: {kinds})")
@@ -240,9 +243,11 @@ def replace_placeholders(container: Manifest, metadata: Manifest) -> Manifest:
     return result
 
 
-def _from_inference_service(isvc: Manifest, version: str) -> RenderedEngine:
+def _from_inference_service(isvc: Manifest, version: str, track: str = "stable") -> RenderedEngine:
     name = isvc["metadata"]["name"]
-    predictor = isvc["spec"]["predictor"]
+    # A Standard-mode canary's pods are built from spec.canary[].predictor by the same code as the
+    # stable ones (components/predictor.go buildPredictorResources).
+    predictor = isvc["spec"]["predictor"] if track == "stable" else isvc["spec"]["canary"][0]["predictor"]
     model = predictor.get("model")
     if not isinstance(model, dict):
         raise EngineError(f"InferenceService {name!r}: the harness runs `model:` predictors only")

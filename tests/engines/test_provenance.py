@@ -1,4 +1,5 @@
-"""A stable model and its canary, rendered by specc and run on the real MLServer 1.7.1: each answers
+"""A stable model and its canary, rendered by specc and run on the real MLServer 1.7.1 (and KServe
+0.15's MLServer 1.5.0 for a model without canary): each answers
 `infer` with its own registry version as `model_version`, and its model metadata lists that version in
 `versions`; the registry URI and run id, which specc also gives MLServer (`MLSERVER_MODEL_EXTRA`),
 reach no client (MLServer 1.7.1 `mlserver/model.py` `metadata()` returns name, platform, versions,
@@ -26,16 +27,19 @@ SPEC = Path(__file__).resolve().parent / "provenance" / "serving.yaml"
 REQUEST = {"inputs": [{"name": "input-0", "shape": [1, 2], "datatype": "FP64", "data": [0.9, 1.0]}]}
 START_TIMEOUT = 240
 TRACKS = [("pricing", "stable", "3"), ("pricing", "canary", "4"),
-          ("pricing-kserve", "stable", "3"), ("pricing-kserve", "canary", "4")]
+          ("pricing-kserve", "stable", "3"), ("pricing-kserve", "canary", "4"),
+          ("pricing-kserve-015", "stable", "3")]  # KServe 0.15's kserve-mlserver runs MLServer 1.5.0
+ENGINE_VERSION = {"pricing-kserve-015": ("0.15", "1.5.0")}
 
 
 @pytest.mark.parametrize(("model", "track", "version"), TRACKS, ids=[f"{m}-{t}" for m, t, _ in TRACKS])
 def test_each_track_answers_with_its_own_registry_version(model: str, track: str, version: str,
                                                            trained: Callable[[str, str], Path]) -> None:
     objects = [o.body for o in compile_file(str(SPEC)).desired]
-    rendered = rendered_engine(objects, model, track=track)
+    kserve_version, mlserver_version = ENGINE_VERSION.get(model, ("0.20", "1.7.1"))
+    rendered = rendered_engine(objects, model, track=track, kserve_version=kserve_version)
     facts = image_facts(rendered, None)
-    assert (facts.engine, facts.version) == ("mlserver", "1.7.1"), rendered.image
+    assert (facts.engine, facts.version) == ("mlserver", mlserver_version), rendered.image
     served_as = rendered.env_value("MLSERVER_MODEL_NAME")
     assert served_as == model
     with run_engine(rendered, trained(environment_for("mlserver", facts.version), "sklearn"),

@@ -8,7 +8,9 @@ Takes two validated specs (their models and what they compile to); returns a `Sp
 - per Kubernetes object: a `Plan` of the new spec's objects against the old spec's, which play the
   part of the live state (as for a directory target), so the vocabulary, masking and replace rules
   are exactly those of `specc plan`;
-- the warnings a reviewer must not miss (W801-W807, W809, W810, see `_warnings`; W808 the namespace moves).
+- the warnings a reviewer must not miss (W801-W807, W810 inference logging turned off, see `_warnings`;
+  W808 the namespace moves; W809 a migration to a backend that reads the artifact in another layout,
+  `layout_warning`, which `specc plan` reports too, as it does W810).
 
 A model is "renamed" when a removed and an added model have the same settings, or failing that the
 same format and artifact (storageUri or image) and no other candidate on either side; its fields

@@ -3,6 +3,8 @@
 Takes a parsed spec (or a saved plan) and where to act; returns plans and apply results. This is the
 layer the CLI calls; it owns the order of operations (connect, ask the server its version, compile for
 it, lock, read, plan, apply, release) but neither prints nor decides anything the stages decide.
+Plans get the review's W809 warning for backend migrations whose new backend reads the model's
+artifact in another layout (the backends' `artifact_layout`).
 """
 
 from __future__ import annotations

@@ -202,6 +202,14 @@ class KServeBackend(Backend):
 
     @staticmethod
     def _metrics_problems(model: ModelIR) -> Iterator[Problem]:
+        if model.metrics and model.image is None and runtime_name(model) == "kserve-torchserve":
+            # kserve-torchserve runs TorchServe with the artifact's own config/config.properties;
+            # TorchServe's metrics_mode defaults to log (pytorch/serve ConfigManager.java @v0.12.0).
+            yield Problem(("monitoring", "metrics"), "kserve-torchserve reads its settings from "
+                          "<storageUri>/config/config.properties: TorchServe serves Prometheus metrics on "
+                          "8082 only if that file sets metrics_mode=prometheus",
+                          "set metrics_mode=prometheus (and enable_envvars_config=true for TS_* env) there",
+                          severity=Severity.WARNING)
         if model.metrics and model.image is None and metrics_endpoint(model) is None:
             yield Problem(("monitoring", "metrics"), f"{runtime_name(model)} exports no Prometheus metrics "
                           "(TF Serving needs --monitoring_config_file, which the runtime does not pass)",
@@ -271,8 +279,18 @@ class KServeBackend(Backend):
         elif version_tuple(options.version) < (0, 20):
             yield Problem(("canary",), f"KServe {options.version} ignores canary traffic in Standard mode",
                           "set options.kserve.version to \"0.20\" (spec.canary), or deploymentMode Knative")
-        elif model.max_replicas > model.min_replicas:
-            _, (canary_pods, _) = track_replicas(model)
+        else:
+            yield from KServeBackend._standard_canary_problems(model)
+
+    @staticmethod
+    def _standard_canary_problems(model: ModelIR) -> Iterator[Problem]:
+        (stable_pods, _), (canary_pods, _) = track_replicas(model)
+        if stable_pods + canary_pods > model.min_replicas:
+            yield Problem(("replicas", "min"), f"with a canary {stable_pods + canary_pods} pods run, not "
+                          f"{model.min_replicas}: the stable and the canary predictor keep at least one pod "
+                          "each", f"set replicas.min to {stable_pods + canary_pods} or more to say so",
+                          severity=Severity.WARNING)
+        if model.max_replicas > model.min_replicas:
             yield Problem(("replicas", "max"), f"only the stable predictor scales: KServe 0.20 refuses "
                           f"maxReplicas, scaleMetric and scaleTarget on a canary predictor, so the canary "
                           f"runs a fixed {canary_pods} pod{'s' if canary_pods > 1 else ''}",

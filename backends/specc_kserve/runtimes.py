@@ -117,6 +117,10 @@ def runtime_env(model: ModelIR) -> tuple[tuple[str, str], ...]:
     if not on_mlserver(model):
         return ()
     env = {"MLSERVER_MODEL_NAME": model.name, "MLSERVER_MODEL_URI": MODEL_DIR}
+    if model.metrics:
+        # MLServer's default, written out because the scrape annotations name it: a runtime that
+        # moved it would otherwise be scraped on the wrong port without any error.
+        env["MLSERVER_METRICS_PORT"] = str(MLSERVER_METRICS[0])
     # MLServer returns the version as `model_version` in every response and lists it in metadata.
     env.update(mlserver_version_env(model.provenance))
     return tuple(sorted(env.items()))
@@ -138,6 +142,7 @@ def runtime_name(model: ModelIR) -> str:
             "lightgbm": "kserve-lgbserver", "huggingface": "kserve-huggingfaceserver"}[model.format]
 
 
+MLSERVER_METRICS = (8082, "/metrics")
 # Where each runtime's engine serves Prometheus metrics (port, path). MLServer serves them only on
 # its metrics port 8082 (mlserver/settings.py `metrics_port`; :8080/metrics is a 404, measured with
 # MLServer 1.7.1), although KServe's kserve-mlserver.yaml annotates 8080; Triton on 8002; TorchServe
@@ -145,7 +150,7 @@ def runtime_name(model: ModelIR) -> str:
 # servers on their HTTP port. TF Serving exports none without a monitoring config file, which the
 # runtime does not pass.
 RUNTIME_METRICS: dict[str, tuple[int, str] | None] = {
-    "kserve-mlserver": (8082, "/metrics"),
+    "kserve-mlserver": MLSERVER_METRICS,
     "kserve-tritonserver": (8002, "/metrics"),
     "kserve-torchserve": (8082, "/metrics"),
     "kserve-sklearnserver": (8080, "/metrics"),

@@ -45,6 +45,7 @@ class ImageFacts:
     # (environment variable, default port): the ports the engine binds, by the setting that moves each.
     listen: tuple[tuple[str, int], ...] = ()
     host_variable: str | None = None  # the setting that chooses the bind address
+    home: str | None = None  # the image user's writable home (the engine may write caches there)
 
 
 MLSERVER_IMAGE = re.compile(
@@ -62,7 +63,7 @@ def mlserver_image(image: str) -> ImageFacts:
         engine="mlserver", version=match["version"],
         env=(("MLSERVER_ENV_TARBALL", "/mnt/models/environment.tar.gz"), ("MLSERVER_MODELS_DIR", "/mnt/models")),
         entrypoint=(), cmd=("/bin/bash", "-c", "mlserver start $MLSERVER_MODELS_DIR"),
-        workdir="/opt/mlserver", listen=MLSERVER_LISTEN, host_variable="MLSERVER_HOST",
+        workdir="/opt/mlserver", listen=MLSERVER_LISTEN, host_variable="MLSERVER_HOST", home="/opt/mlserver",
     )
 
 
@@ -103,4 +104,4 @@ def bento_image(bento_dir: Path) -> ImageFacts:
         raise EngineError(f"{bento_dir}/bento.yaml records no bentoml_version")
     return ImageFacts(engine="bentoml", version=recorded["v"], env=tuple(sorted(env.items())),
                       entrypoint=entrypoint, cmd=(), workdir=workdir, listen=BENTOML_LISTEN,
-                      host_variable="BENTOML_HOST")
+                      host_variable="BENTOML_HOST", home="/home/bentoml")

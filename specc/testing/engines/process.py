@@ -38,7 +38,8 @@ LOG_TAIL = 60
 DECLARED_REWRITES = {
     "port": "a port the engine binds moves to a free loopback port (several engines share one machine)",
     "host": "the engine binds 127.0.0.1 instead of 0.0.0.0",
-    "path": "a path under a volume mount (the model directory, an emptyDir, BENTO_PATH) moves to a temp dir",
+    "path": "a path under a volume mount (the model directory, an emptyDir), BENTO_PATH or the image "
+            "user's home moves to a temp dir",
     "secret": "a Secret-backed variable gets a stand-in value: the harness never reads Secrets",
 }
 
@@ -205,6 +206,9 @@ def run_engine(rendered: RenderedEngine, artifacts: Path | None, *, timeout: flo
             if artifacts is None:
                 raise EngineError(f"{rendered.origin} mounts artifacts at {rendered.model_dir}: pass them")
             shutil.copytree(artifacts, mounts[rendered.model_dir])
+        if facts.home is not None:
+            mounts[facts.home] = workdir / "image-home"
+            mounts[facts.home].mkdir()
         for i, path in enumerate(rendered.scratch):
             mounts[path] = workdir / f"scratch-{i}"
             mounts[path].mkdir()
@@ -257,7 +261,7 @@ def run_engine(rendered: RenderedEngine, artifacts: Path | None, *, timeout: flo
         workdir_in_image = facts.workdir or "/"
         cwd = Path(_move_path(workdir_in_image, mounts))
         if not cwd.is_dir():
-            cwd = workdir  # the image's WORKDIR holds nothing the engine reads (MLServer's /opt/mlserver)
+            raise EngineError(f"the image's WORKDIR {workdir_in_image} has no local counterpart")
         base = {"PATH": f"{env.path / 'bin'}:/usr/bin:/bin", "HOME": str(workdir / "home"), "LANG": "C.UTF-8",
                 "BENTOML_DO_NOT_TRACK": "true", "TMPDIR": str(mounts.get("/tmp", workdir))}
         log_path = workdir / "engine.log"

@@ -188,14 +188,6 @@ StorageUri = Annotated[str, _str(URI, max_length=2048, description="Where the mo
 Image = Annotated[str, _str(IMAGE, max_length=512, description="A serving image to run instead.")]
 
 
-class Provenance(Strict):
-    registry: Annotated[str, _str(DNS1123_LABEL, max_length=63,
-                                  description="The model registry: mlflow, wandb, sagemaker, vertex...")]
-    uri: Annotated[str, _str(PRINTABLE, max_length=1024, description="The model's registry URI.")]
-    version: Annotated[str, _str(PRINTABLE, max_length=253)] | None = None
-    run_id: Annotated[str, _str(PRINTABLE, max_length=253)] | None = Field(None, alias="runId")
-
-
 class Canary(Strict):
     storage_uri: StorageUri | None = Field(None, alias="storageUri")
     image: Image | None = None
@@ -220,6 +212,14 @@ class Ingress(Strict):
 
 class Monitoring(Strict):
     metrics: bool = True
+
+
+class Provenance(Strict):
+    registry: Annotated[str, _str(DNS1123_LABEL, max_length=63,
+                                  description="The model registry: mlflow, wandb, sagemaker, vertex...")]
+    uri: Annotated[str, _str(PRINTABLE, max_length=1024, description="The model's registry URI.")]
+    version: Annotated[str, _str(PRINTABLE, max_length=253)] | None = None
+    run_id: Annotated[str, _str(PRINTABLE, max_length=253)] | None = Field(None, alias="runId")
 
 
 # The provenance fields an inference log can carry, in the spec's own spelling.

@@ -29,7 +29,8 @@ RESOURCES_GROUP, RESOURCES_VERSION, BENTO_KIND = "resources.yatai.ai", "v1alpha1
 TAG_PART = re.compile(r"^[a-z0-9]([-._a-z0-9]*[a-z0-9])?$")
 MAX_TAG_PART = 63
 IMAGE_MODE_OPTIONS = {"ingress_class_name": "ingressClassName", "service_type": "serviceType",
-                      "canary_strategy": "canaryStrategy", "run_as_user": "runAsUser"}
+                      "canary_strategy": "canaryStrategy", "run_as_user": "runAsUser",
+                      "logger_image": "loggerImage"}
 
 
 def bento_tag(model: ModelIR, options: BentoMLOptions) -> str:

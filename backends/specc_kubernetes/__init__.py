@@ -30,6 +30,7 @@ from specc.backend_api import (
     track_model,
 )
 from specc.backend_api.workload import (
+    LOGGER_IMAGE,
     STORAGE_INITIALIZER_IMAGE,
     ContainerPort,
     EngineContainer,
@@ -59,6 +60,9 @@ class KubernetesOptions(BackendOptions):
         description="How canary traffic is split: ingress weights (exact; needs an ingress) or pod counts.")
     run_as_user: Annotated[int, Field(ge=1, le=2147483647)] | None = Field(
         None, alias="runAsUser", description="Numeric non-root user for images whose USER is a name.")
+    logger_image: Annotated[str, Field(pattern=r"^[^\s]+$", max_length=512)] = Field(
+        LOGGER_IMAGE, alias="loggerImage",
+        description="The inference logger sidecar (KServe's agent), e.g. from a mirror of kserve/agent.")
 
 
 class KubernetesBackend(Backend):
@@ -108,6 +112,7 @@ class KubernetesBackend(Backend):
             storage_initializer_image=options.storage_initializer_image,
             canary_strategy=options.canary_strategy,
             service_type=options.service_type,
+            logger_image=options.logger_image,
         )
 
         def container_for(track: str, storage: StorageRef | None, image: str | None) -> EngineContainer:

@@ -131,6 +131,7 @@ class WorkloadOptions:
     canary_strategy: str = "auto"  # auto | replicas | ingress
     service_type: str = "ClusterIP"
     extra_pod_annotations: tuple[tuple[str, str], ...] = field(default=())
+    logger_image: str = LOGGER_IMAGE  # the inference logger sidecar's image (a mirror of KServe's agent)
 
 
 EngineFactory = Callable[[str, StorageRef | None, str | None], EngineContainer]
@@ -281,7 +282,7 @@ def _deployment(model: ModelIR, name: str, track: str, engine: EngineContainer, 
     all_volumes = [*volumes, *({"name": s["name"], "emptyDir": {}} for s in scratch), *engine.volumes]
     pod: Manifest = {"containers": [container], "enableServiceLinks": False}
     if model.inference_log is not None:
-        pod["containers"].append(logger_container(model, track, engine))
+        pod["containers"].append(logger_container(model, track, engine, options.logger_image))
     if init_containers:
         pod["initContainers"] = init_containers
     if all_volumes:
@@ -460,7 +461,7 @@ def bento_container(model: ModelIR, image: str, run_as_user: int | None = None) 
     )
 
 
-def logger_container(model: ModelIR, track: str, engine: EngineContainer) -> Manifest:
+def logger_container(model: ModelIR, track: str, engine: EngineContainer, image: str = LOGGER_IMAGE) -> Manifest:
     """KServe's agent as an inference logger in front of the engine's HTTP port, configured as
     KServe's pod webhook configures it (kserve pkg/webhook/admission/pod/agent_injector.go):
     `--log-url`, `--log-mode`, the names sent as CloudEvent attributes (`--inference-service`,
@@ -493,7 +494,7 @@ def logger_container(model: ModelIR, track: str, engine: EngineContainer) -> Man
                 "value": json.dumps(probe, sort_keys=True, separators=(",", ":")) if probe else ""})
     return {
         "name": LOGGER_CONTAINER,
-        "image": LOGGER_IMAGE,
+        "image": image,
         "args": args,
         "env": env,
         "ports": [{"name": LOGGER_PORT_NAME, "containerPort": LOGGER_PORT, "protocol": "TCP"}],

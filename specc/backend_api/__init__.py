@@ -35,6 +35,10 @@ Override the small hooks you need (the spirit of sqlglot's dialects)::
 
     backend = MyBackend()
 
+Provenance and inference logs: `track_model(model, "canary")` is the model as its canary serves it (the
+canary's own provenance, or none); `provenance_annotations`, `logged_provenance` (what
+`inferenceLog.provenance` sends) and `mlserver_version_env` give the shared spellings.
+
 Hooks and what they are for:
 
 - `check(model, target)`: yield `Problem`s for combinations the backend cannot serve (a format it
@@ -44,6 +48,9 @@ Hooks and what they are for:
 - `pod_sites(obj)`: where the pods of an object are described (labels, annotations, pod spec,
   containers), so the finishing pass can add ownership labels and the "restricted" pod security
   settings. The default knows core workloads (`spec.template`).
+- `track(obj)`: whether an object as a whole serves the canary ("canary") rather than the stable
+  model, so that its annotations carry the canary's own provenance; pods say it per `PodSite.track`.
+  The default reads the `specc.dev/track` label (`TRACK_LABEL`) of the object or its pod template.
 - `readiness(obj)`: is a live object of this backend's custom kinds ready? The default reads the
   `Ready` condition.
 - `replace_paths(obj)`: fields the server or controller will not change in place; a change there is

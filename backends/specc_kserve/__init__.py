@@ -311,7 +311,8 @@ class KServeBackend(Backend):
                           "set options.kserve.version to \"0.20\" to send the provenance with every event",
                           severity=Severity.WARNING)
         canary = model.canary
-        if canary is not None and model.provenance is not None and not is_knative(options):
+        if canary is not None and model.provenance is not None and not is_knative(options) \
+                and version_tuple(options.version) >= (0, 20):  # before 0.20 the canary is refused anyway
             missing = sorted(set(provenance_annotations(model.provenance))
                              - set(provenance_annotations(canary.provenance)))
             if missing:

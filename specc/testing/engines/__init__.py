@@ -4,7 +4,7 @@ Takes rendered objects and a model name; gives a running engine with its loopbac
 
     engine = rendered_engine(objects, "fraud-detector")            # what the cluster would run
     with run_engine(engine, artifacts_dir) as running:             # that, on 127.0.0.1
-        running.get(running.url(8080, "/v2/health/ready")).status  # container port -> loopback port
+        running.get(running.url(8080, "/v2/health/live")).status   # container port -> loopback port
         running.metrics_url                                        # where prometheus.io/* points
 
 `rendered` reads the container out of the objects (for KServe: what the controller and webhooks make of

@@ -284,9 +284,10 @@ def _wait_until_up(running: RunningEngine, timeout: float) -> None:
     (only a ready pod gets traffic). Without an HTTP probe, the engine's own readiness route."""
     targets = [running.url(p.port, p.path) for kind in ("startup", "readiness")
                for p in running.rendered.probes if p.kind == kind and p.path is not None]
-    if not targets:
+    if not targets:  # the kubelet would call the pod ready at once; the harness waits for the model
+        name = running.rendered.env_value("MLSERVER_MODEL_NAME")
         targets = [running.url(running.http_port,
-                               "/v2/health/ready" if running.facts.engine == "mlserver" else "/readyz")]
+                               f"/v2/models/{name}/ready" if running.facts.engine == "mlserver" else "/readyz")]
     deadline = time.monotonic() + timeout
     for target in targets:
         while True:

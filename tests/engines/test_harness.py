@@ -9,13 +9,22 @@ hanging or passing.
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from specc.testing.engines import EngineError, environment_for, image_facts, rendered_engine, run_engine
+from specc.testing.engines import (
+    EngineError,
+    environment_for,
+    image_facts,
+    load_rendered,
+    rendered_engine,
+    run_engine,
+)
 from specc.testing.engines.images import bento_image, mlserver_image
 from specc.testing.engines.rendered import merge_runtime_container, replace_placeholders
 from tests.spectext import compile_text
@@ -145,3 +154,36 @@ models:
             run_engine(engine, empty, timeout=25):
         pass
     assert "failed to load" in str(raised.value)
+
+
+CANARY_SPEC = """
+apiVersion: specc.dev/v1alpha1
+kind: ServingSpec
+metadata: {name: h, namespace: ns}
+backend: %s
+models:
+  - name: pricing
+    format: sklearn
+    storageUri: s3://models/pricing/3
+    replicas: {min: 4}
+    canary: {storageUri: s3://models/pricing/4, traffic: 25}
+"""
+
+
+@pytest.mark.parametrize("backend", ["kubernetes", "kserve"])
+def test_the_canary_track_is_its_own_engine(backend: str) -> None:
+    objects = [o.body for o in compile_text(CANARY_SPEC % backend).desired]
+    stable = rendered_engine(objects, "pricing")
+    canary = rendered_engine(objects, "pricing", track="canary")
+    assert (stable.storage_uri, canary.storage_uri) == ("s3://models/pricing/3", "s3://models/pricing/4")
+    assert canary.env_value("MLSERVER_MODEL_NAME") == "pricing"
+    assert "canary" in canary.origin
+
+
+def test_render_output_gives_the_engine_the_compiler_gives(tmp_path: Path) -> None:
+    spec = tmp_path / "serving.yaml"
+    spec.write_text(KSERVE_SPEC % "0.20", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "specc", "render", str(spec)], capture_output=True, text=True,
+                          timeout=120, check=True)
+    from_text = rendered_engine(load_rendered(done.stdout), "churn")
+    assert from_text == rendered_engine(kserve_objects("0.20"), "churn")

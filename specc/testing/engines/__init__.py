@@ -3,6 +3,8 @@
 Takes rendered objects and a model name; gives a running engine with its loopback URLs:
 
     engine = rendered_engine(objects, "fraud-detector")            # what the cluster would run
+    # objects: [o.body for o in compiled.desired], or load_rendered(`specc render` output);
+    # track="canary" for the canary's engine; kserve_version= the KServe release (default "0.20")
     with run_engine(engine, artifacts_dir) as running:             # that, on 127.0.0.1
         running.get(running.url(8080, "/v2/health/live")).status   # container port -> loopback port
         running.metrics_url                                        # where prometheus.io/* points
@@ -24,7 +26,7 @@ from specc.testing.engines.process import (
     image_facts,
     run_engine,
 )
-from specc.testing.engines.rendered import Probe, RenderedEngine, rendered_engine
+from specc.testing.engines.rendered import Probe, RenderedEngine, load_rendered, rendered_engine
 
 __all__ = [
     "DECLARED_REWRITES",
@@ -37,6 +39,7 @@ __all__ = [
     "RunningEngine",
     "environment_for",
     "image_facts",
+    "load_rendered",
     "rendered_engine",
     "run_engine",
 ]

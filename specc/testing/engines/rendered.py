@@ -97,18 +97,32 @@ class RenderedEngine:
         return int(port), annotations.get("prometheus.io/path", "/metrics")
 
 
-def rendered_engine(objects: Iterable[Manifest], model: str, *, kserve_version: str = "0.20") -> RenderedEngine:
-    """The engine of `model` in `objects`: its Deployment's, or what KServe makes of its InferenceService."""
+def rendered_engine(objects: Iterable[Manifest], model: str, *, kserve_version: str = "0.20",
+                    track: str = "stable") -> RenderedEngine:
+    """The engine of `model` in `objects`: its Deployment's, or what KServe makes of its InferenceService.
+    `track="canary"` reads the canary's: Deployment `<model>-canary`, or KServe's `spec.canary[0]` predictor
+    (Standard mode on 0.20)."""
+    if track not in ("stable", "canary"):
+        raise EngineError(f"track {track!r}: stable or canary")
     objects = list(objects)
     mine = [o for o in objects if _model_of(o) == model]
     for obj in mine:
         if obj.get("kind") == "InferenceService" and obj["metadata"]["name"] == model:
-            return _from_inference_service(obj, kserve_version)
+            return _from_inference_service(obj, kserve_version, track)
+    deployment = model if track == "stable" else f"{model}-canary"
     for obj in mine:
-        if obj.get("kind") == "Deployment" and obj["metadata"]["name"] == model:
+        if obj.get("kind") == "Deployment" and obj["metadata"]["name"] == deployment:
             return _from_deployment(obj, model)
     kinds = sorted({f"{o.get('kind')}/{o.get('metadata', {}).get('name')}" for o in mine})
-    raise EngineError(f"model {model!r}: no Deployment or InferenceService named after it (objects: {kinds})")
+    raise EngineError(f"model {model!r}: no Deployment {deployment!r} or InferenceService {model!r} "
+                      f"(objects: {kinds})")
+
+
+def load_rendered(text: str) -> list[Manifest]:
+    """The objects of `specc render`'s multi-document YAML output."""
+    from ruamel.yaml import YAML
+
+    return [doc for doc in YAML(typ="safe").load_all(text) if isinstance(doc, dict)]
 
 
 def _model_of(obj: Manifest) -> str | None:
@@ -240,9 +254,14 @@ def replace_placeholders(container: Manifest, metadata: Manifest) -> Manifest:
     return result
 
 
-def _from_inference_service(isvc: Manifest, version: str) -> RenderedEngine:
+def _from_inference_service(isvc: Manifest, version: str, track: str) -> RenderedEngine:
     name = isvc["metadata"]["name"]
     predictor = isvc["spec"]["predictor"]
+    if track == "canary":
+        canaries = [c.get("predictor") for c in isvc["spec"].get("canary") or []]
+        if not canaries or not isinstance(canaries[0], dict):
+            raise EngineError(f"InferenceService {name!r} has no spec.canary predictor")
+        predictor = canaries[0]
     model = predictor.get("model")
     if not isinstance(model, dict):
         raise EngineError(f"InferenceService {name!r}: the harness runs `model:` predictors only")
@@ -266,7 +285,8 @@ def _from_inference_service(isvc: Manifest, version: str) -> RenderedEngine:
     ports = {p["name"]: int(p["containerPort"]) for p in container.get("ports") or [] if "name" in p}
     storage = model.get("storageUri")
     return RenderedEngine(
-        model=name, origin=f"InferenceService/{name} + ClusterServingRuntime {runtime} (KServe {version})",
+        model=name, origin=f"InferenceService/{name}{' canary' if track == 'canary' else ''} + "
+                           f"ClusterServingRuntime {runtime} (KServe {version})",
         image=container["image"], name=container["name"], command=_tuple(container.get("command")),
         args=_tuple(container.get("args")), env=_env(container), ports=tuple(sorted(ports.items(), key=lambda p: p[1])),
         probes=_probes(container, ports), annotations=tuple(sorted(annotations.items())),

@@ -151,7 +151,7 @@ models:
     empty.mkdir()  # nothing where mlserver_sklearn looks for model.joblib
     never = r"(exited with \d+ before \S+/v2/models/fraud/ready answered 200|/v2/models/fraud/ready did not answer)"
     with pytest.raises(EngineError, match=never) as raised, \
-            run_engine(engine, empty, timeout=25):
+            run_engine(engine, empty, timeout=20):
         pass
     assert "failed to load" in str(raised.value)
 

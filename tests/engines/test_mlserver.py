@@ -14,6 +14,9 @@ MLServer version with the artifacts where the storage-initializer puts them, and
   with the registry version as `model_version` (MLServer returns `MLSERVER_MODEL_VERSION`;
   SeldonIO/MLServer `mlserver/handlers/dataplane.py` @1.7.1);
 - the Prometheus target the pod's `prometheus.io/port`/`path` annotations name: 200 with Prometheus text.
+
+A case may name a `knownDefect` (with the issue): then only the scrape may fail, as a strict xfail, so the
+case fails again once the defect is fixed and the line must go.
 """
 
 from __future__ import annotations

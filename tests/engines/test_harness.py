@@ -23,7 +23,7 @@ from specc.testing.engines import (
     image_facts,
     load_rendered,
     rendered_engine,
-    run_engine,
+    serve,
 )
 from specc.testing.engines.images import bento_image, mlserver_image
 from specc.testing.engines.rendered import merge_runtime_container, replace_placeholders
@@ -144,14 +144,14 @@ models:
     format: sklearn
     storageUri: s3://models/fraud/3
 """
-    engine = rendered_engine([o.body for o in compile_text(spec).desired], "fraud")
-    readiness = next(p for p in engine.probes if p.kind == "readiness")
+    objects = [o.body for o in compile_text(spec).desired]
+    readiness = next(p for p in rendered_engine(objects, "fraud").probes if p.kind == "readiness")
     assert (readiness.port, readiness.path) == (8080, "/v2/models/fraud/ready")
     empty = tmp_path / "artifacts"
     empty.mkdir()  # nothing where mlserver_sklearn looks for model.joblib
     never = r"(exited with \d+ before \S+/v2/models/fraud/ready answered 200|/v2/models/fraud/ready did not answer)"
     with pytest.raises(EngineError, match=never) as raised, \
-            run_engine(engine, empty, timeout=20):
+            serve(objects, "fraud", empty, timeout=20):
         pass
     assert "failed to load" in str(raised.value)
 

@@ -14,7 +14,16 @@ the InferenceService at a release), `images` knows what the engine images run by
 starts the engine from the cached tool environment of that exact engine version (`specc.testing.toolenv`)
 with only the declared rewrites, and always stops it. Must not print; must not install anything (the
 README's test command installs the environments first).
+
+Or in one call: `with serve(objects, "fraud-detector", artifacts_dir) as running: running.base_url`.
 """
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
 
 from specc.testing.engines.images import EngineError, ImageFacts
 from specc.testing.engines.process import (
@@ -27,6 +36,16 @@ from specc.testing.engines.process import (
     run_engine,
 )
 from specc.testing.engines.rendered import Probe, RenderedEngine, load_rendered, rendered_engine
+
+
+@contextlib.contextmanager
+def serve(objects: Iterable[dict[str, Any]], model: str, artifacts: Path | None, *, kserve_version: str = "0.20",
+          track: str = "stable", timeout: float = 180) -> Iterator[RunningEngine]:
+    """`rendered_engine` then `run_engine`: the running engine of `model` in the rendered `objects`."""
+    rendered = rendered_engine(objects, model, kserve_version=kserve_version, track=track)
+    with run_engine(rendered, artifacts, timeout=timeout) as running:
+        yield running
+
 
 __all__ = [
     "DECLARED_REWRITES",
@@ -42,4 +61,5 @@ __all__ = [
     "load_rendered",
     "rendered_engine",
     "run_engine",
+    "serve",
 ]

@@ -31,6 +31,12 @@ mounted. Pure. Must not fill in anything the objects and the upstream sources ci
     `DefaultPodPrometheusPort` 9091 (queue-proxy's; 9088 with metric aggregation) and `prometheus.io/path`
     to `/metrics`; without the annotation it takes the cluster default (`enablePrometheusScraping` of the
     `metricsAggregator` config, "false" as shipped) and sets nothing.
+
+Revisions read (kserve/kserve, through the public-source index): `config/runtimes/kserve-mlserver.yaml`
+at 206f917 (the same env and annotations as the reference's v0.15.0/v0.20.0 reading),
+`config/runtimes/kustomization.yaml` at 94adc24 (mlserver 1.5.0), the PR that moved the image to 1.7.1
+(kserve/kserve#4573, merged for 0.20), `MergeRuntimeContainers` in `pkg/utils/utils.go` (the same body in
+the 0.15-era and current files), `metrics_aggregate_injector.go` at 001a68f.
 """
 
 from __future__ import annotations

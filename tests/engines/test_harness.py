@@ -187,3 +187,16 @@ def test_render_output_gives_the_engine_the_compiler_gives(tmp_path: Path) -> No
                           timeout=120, check=True)
     from_text = rendered_engine(load_rendered(done.stdout), "churn")
     assert from_text == rendered_engine(kserve_objects("0.20"), "churn")
+
+
+def test_kserve_readiness_asks_for_the_model_not_the_port() -> None:
+    """Standard mode: without a probe of its own, kserve-container gets KServe's TCP readiness probe on
+    8080, which MLServer passes before the model is loaded (and after it failed to load). specc's
+    predictor asks MLServer for the model instead."""
+    objects = kserve_objects("0.20")
+    readiness = [p for p in rendered_engine(objects, "churn").probes if p.kind == "readiness"]
+    assert [(p.port, p.path) for p in readiness] == [(8080, "/v2/models/churn/ready")]
+    isvc = copy.deepcopy(next(o for o in objects if o["kind"] == "InferenceService"))
+    del isvc["spec"]["predictor"]["model"]["readinessProbe"]
+    readiness = [p for p in rendered_engine([isvc], "churn").probes if p.kind == "readiness"]
+    assert [(p.port, p.path) for p in readiness] == [(8080, None)]

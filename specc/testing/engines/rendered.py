@@ -21,6 +21,10 @@ mounted. Pure. Must not fill in anything the objects and the upstream sources ci
     (`pkg/utils/utils.go`: a strategic merge patch, so env merges by name and the predictor's value wins;
     args are concatenated), then `{{.Name}}`/`{{.Labels.x}}`/`{{.Annotations.x}}` placeholders filled
     from the InferenceService's metadata (`ReplacePlaceholders`);
+  * the probes: the predictor's; in Standard mode a container without a readiness probe gets the raw
+    reconciler's default, TCP on its first port or 8080
+    (`pkg/controller/v1beta1/inferenceservice/reconcilers/deployment/deployment_reconciler.go`,
+    `setDefaultPodSpec`, read at 00217d1);
   * the artifacts: the storage-initializer injector (`pkg/webhook/admission/pod/
     storage_initializer_injector.go`) downloads `storageUri` into `/mnt/models`
     (`constants.DefaultModelLocalMountPath`) and mounts it into `kserve-container`;
@@ -289,12 +293,19 @@ def _from_inference_service(isvc: Manifest, version: str, track: str) -> Rendere
                                              else KSERVE_POD_PROMETHEUS_PORT)
         annotations["prometheus.io/path"] = "/metrics"
     ports = {p["name"]: int(p["containerPort"]) for p in container.get("ports") or [] if "name" in p}
+    probes = _probes(container, ports)
+    mode = (isvc["metadata"].get("annotations") or {}).get("serving.kserve.io/deploymentMode")
+    if mode in ("Standard", "RawDeployment") and not any(p.kind == "readiness" for p in probes):
+        # The raw reconciler's default (deployment_reconciler.go, setDefaultPodSpec): TCP on the first
+        # container port, else 8080.
+        first = (container.get("ports") or [{}])[0].get("containerPort", 8080)
+        probes = (*probes, Probe("readiness", int(first), None))
     storage = model.get("storageUri")
     return RenderedEngine(
         model=name, origin=f"InferenceService/{name}{' canary' if track == 'canary' else ''} + "
                            f"ClusterServingRuntime {runtime} (KServe {version})",
         image=container["image"], name=container["name"], command=_tuple(container.get("command")),
         args=_tuple(container.get("args")), env=_env(container), ports=tuple(sorted(ports.items(), key=lambda p: p[1])),
-        probes=_probes(container, ports), annotations=tuple(sorted(annotations.items())),
+        probes=probes, annotations=tuple(sorted(annotations.items())),
         model_dir=KSERVE_MODEL_DIR if storage else None, storage_uri=storage,
     )

@@ -126,10 +126,11 @@ class RunningEngine:
 def image_facts(rendered: RenderedEngine, artifacts: Path | None) -> ImageFacts:
     if rendered.image.split(":")[0].endswith("seldonio/mlserver"):
         return mlserver_image(rendered.image)
-    if rendered.name == "bento":
-        if artifacts is None:
-            raise EngineError("a bento image runs the built bento it contains: pass the bento directory")
+    if artifacts is not None and (artifacts / "bento.yaml").is_file():
+        # A containerized bento: the image is what `bentoml containerize` makes of this built bento.
         return bento_image(artifacts)
+    if rendered.name == "bento" or rendered.env_value("BENTOML_PORT") is not None:
+        raise EngineError("a bento image runs the built bento it contains: pass the bento directory")
     raise EngineError(f"no image facts for {rendered.image!r}")
 
 

@@ -182,7 +182,7 @@ def _from_deployment(deployment: Manifest, model: str) -> RenderedEngine:
     template = deployment["spec"]["template"]
     pod = template["spec"]
     container = pod["containers"][0]
-    ports = {p["name"]: int(p["containerPort"]) for p in container.get("ports") or [] if "name" in p}
+    ports = {name: port for name, port in _ports(container) if name}
     mounts = {m["name"]: m["mountPath"] for m in container.get("volumeMounts") or []}
     volumes = {v["name"]: v for v in pod.get("volumes") or []}
     model_dir: str | None = None
@@ -203,7 +203,7 @@ def _from_deployment(deployment: Manifest, model: str) -> RenderedEngine:
     return RenderedEngine(
         model=model, origin=f"Deployment/{deployment['metadata']['name']}", image=container["image"],
         name=container["name"], command=_tuple(container.get("command")), args=_tuple(container.get("args")),
-        env=_env(container), ports=tuple(sorted(ports.items(), key=lambda p: p[1])),
+        env=_env(container), ports=_ports(container),
         probes=_probes(container, ports),
         annotations=tuple(sorted((template["metadata"].get("annotations") or {}).items())),
         model_dir=model_dir, storage_uri=storage_uri, scratch=scratch,
@@ -274,7 +274,10 @@ def _from_inference_service(isvc: Manifest, version: str, track: str) -> Rendere
         predictor = canaries[0]
     model = predictor.get("model")
     if not isinstance(model, dict):
-        raise EngineError(f"InferenceService {name!r}: the harness runs `model:` predictors only")
+        containers = predictor.get("containers")
+        if not containers:
+            raise EngineError(f"InferenceService {name!r}: neither a `model:` nor a custom container predictor")
+        return _custom_predictor(isvc, predictor, replace_placeholders(containers[0], isvc["metadata"]), track)
     runtime = model.get("runtime")
     fmt = (model.get("modelFormat") or {}).get("name")
     if runtime is None and fmt in KSERVE_MLSERVER_FORMATS and model.get("protocolVersion") == "v2":
@@ -284,28 +287,57 @@ def _from_inference_service(isvc: Manifest, version: str, track: str) -> Rendere
                           f"over {model.get('protocolVersion') or 'v1'} is not one the harness can run")
     own = {k: v for k, v in model.items() if k not in KSERVE_MODEL_ONLY_FIELDS}
     container = replace_placeholders(merge_runtime_container(kserve_mlserver_runtime(version), own), isvc["metadata"])
-    annotations = {**KSERVE_RUNTIME_ANNOTATIONS, **(isvc["metadata"].get("annotations") or {}),
-                   **(predictor.get("annotations") or {})}
+    annotations = _kserve_pod_annotations(isvc, predictor, KSERVE_RUNTIME_ANNOTATIONS)
+    ports = _ports(container)
+    probes = _kserve_probes(isvc, container, dict(ports))
+    storage = model.get("storageUri")
+    return RenderedEngine(
+        model=name, origin=f"InferenceService/{name}{' canary' if track == 'canary' else ''} + "
+                           f"ClusterServingRuntime {runtime} (KServe {version})",
+        image=container["image"], name=container["name"], command=_tuple(container.get("command")),
+        args=_tuple(container.get("args")), env=_env(container), ports=ports,
+        probes=probes, annotations=tuple(sorted(annotations.items())),
+        model_dir=KSERVE_MODEL_DIR if storage else None, storage_uri=storage,
+    )
+
+
+def _ports(container: Manifest) -> tuple[tuple[str, int], ...]:
+    """The container's ports as (name, number), an unnamed port under the name ""."""
+    return tuple(sorted(((p.get("name", ""), int(p["containerPort"])) for p in container.get("ports") or []),
+                        key=lambda p: p[1]))
+
+
+def _kserve_pod_annotations(isvc: Manifest, predictor: Manifest, runtime: Mapping[str, str]) -> dict[str, str]:
+    annotations = {**runtime, **(isvc["metadata"].get("annotations") or {}), **(predictor.get("annotations") or {})}
     scraping = annotations.setdefault(KSERVE_SCRAPING, "false")  # metricsAggregator default, as shipped
     aggregation = annotations.setdefault(KSERVE_AGGREGATION, "false")
     if scraping == "true":
         annotations["prometheus.io/port"] = (KSERVE_AGGREGATE_PORT if aggregation == "true"
                                              else KSERVE_POD_PROMETHEUS_PORT)
         annotations["prometheus.io/path"] = "/metrics"
-    ports = {p["name"]: int(p["containerPort"]) for p in container.get("ports") or [] if "name" in p}
-    probes = _probes(container, ports)
+    return annotations
+
+
+def _kserve_probes(isvc: Manifest, container: Manifest, ports: Mapping[str, int]) -> tuple[Probe, ...]:
+    probes = _probes(container, {name: port for name, port in ports.items() if name})
     mode = (isvc["metadata"].get("annotations") or {}).get("serving.kserve.io/deploymentMode")
     if mode in ("Standard", "RawDeployment") and not any(p.kind == "readiness" for p in probes):
         # The raw reconciler's default (deployment_reconciler.go, setDefaultPodSpec): TCP on the first
         # container port, else 8080.
         first = (container.get("ports") or [{}])[0].get("containerPort", 8080)
         probes = (*probes, Probe("readiness", int(first), None))
-    storage = model.get("storageUri")
+    return probes
+
+
+def _custom_predictor(isvc: Manifest, predictor: Manifest, container: Manifest, track: str) -> RenderedEngine:
+    """A custom predictor: KServe runs `containers[0]` as `kserve-container` as it is (no runtime)."""
+    name = isvc["metadata"]["name"]
+    ports = _ports(container)
     return RenderedEngine(
-        model=name, origin=f"InferenceService/{name}{' canary' if track == 'canary' else ''} + "
-                           f"ClusterServingRuntime {runtime} (KServe {version})",
+        model=name, origin=f"InferenceService/{name}{' canary' if track == 'canary' else ''} (custom container)",
         image=container["image"], name=container["name"], command=_tuple(container.get("command")),
-        args=_tuple(container.get("args")), env=_env(container), ports=tuple(sorted(ports.items(), key=lambda p: p[1])),
-        probes=probes, annotations=tuple(sorted(annotations.items())),
-        model_dir=KSERVE_MODEL_DIR if storage else None, storage_uri=storage,
+        args=_tuple(container.get("args")), env=_env(container), ports=ports,
+        probes=_kserve_probes(isvc, container, dict(ports)),
+        annotations=tuple(sorted(_kserve_pod_annotations(isvc, predictor, {}).items())),
+        model_dir=None, storage_uri=None,
     )

@@ -7,7 +7,7 @@ directory at the end. Must not change anything about the container but what `DEC
 (ports and paths that cannot be the same on a shared loopback, the bind address, and Secret values,
 which are never read): the differences between the rendered environment and the process's are
 computed, not assumed, and an undeclared one is an `EngineError`. Must not print, nor inherit the
-caller's environment (the process sees only what the container would, plus PATH/HOME/LANG).
+caller's environment (the process sees what the container would, plus the `base` variables).
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ DECLARED_REWRITES = {
     "path": "a path under a volume mount (the model directory, an emptyDir), BENTO_PATH or the image "
             "user's home moves to a temp dir",
     "secret": "a Secret-backed variable gets a stand-in value: the harness never reads Secrets",
+    "base": "what the image's OS gives a process: PATH (here the engine's environment first), HOME and TMPDIR "
+            "(temp dirs), LANG; and BENTOML_DO_NOT_TRACK=true, so that tests send no usage reports",
 }
 
 
@@ -265,6 +267,8 @@ def run_engine(rendered: RenderedEngine, artifacts: Path | None, *, timeout: flo
             raise EngineError(f"the image's WORKDIR {workdir_in_image} has no local counterpart")
         base = {"PATH": f"{env.path / 'bin'}:/usr/bin:/bin", "HOME": str(workdir / "home"), "LANG": "C.UTF-8",
                 "BENTOML_DO_NOT_TRACK": "true", "TMPDIR": str(mounts.get("/tmp", workdir))}
+        rewrites += [Rewrite("base", name, None, value) for name, value in sorted(base.items())
+                     if name not in process_env]
         log_path = workdir / "engine.log"
         started = time.monotonic()
         with log_path.open("wb") as log:

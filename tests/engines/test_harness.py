@@ -200,3 +200,31 @@ def test_kserve_readiness_asks_for_the_model_not_the_port() -> None:
     del isvc["spec"]["predictor"]["model"]["readinessProbe"]
     readiness = [p for p in rendered_engine([isvc], "churn").probes if p.kind == "readiness"]
     assert [(p.port, p.path) for p in readiness] == [(8080, None)]
+
+
+def test_a_port_taken_before_the_engine_binds_it_is_retried(trained: Callable[[str, str], Path],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a shared machine another process can take a free port between the harness's choice and the
+    engine's bind (MLServer then keeps running without its HTTP server): the harness starts again."""
+    import socket
+
+    from specc.testing.engines import process
+
+    artifacts = trained("mlserver", "sklearn")
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        taken = blocker.getsockname()[1]
+        real, calls = process._free_port, []
+
+        def first_taken() -> int:
+            calls.append(1)
+            return taken if len(calls) == 1 else real()
+
+        monkeypatch.setattr(process, "_free_port", first_taken)
+        objects = [o.body for o in compile_text(CANARY_SPEC.replace("    canary: {storageUri: s3://models/pricing/4, "
+                                                                    "traffic: 25}\n", "") % "kubernetes").desired]
+        with serve(objects, "pricing", artifacts, timeout=60) as running:
+            assert running.log_path.name == "engine-2.log"
+            assert taken not in running.ports.values()
+            assert running.get(running.url(8080, "/v2/models/pricing/ready")).status == 200

@@ -2,8 +2,8 @@
 
 Takes an image reference (or a built bento's directory); returns an `ImageFacts`. Pure except
 `bento_image`, which reads the Dockerfile that `bentoml build` writes into the bento (the very file
-`bentoml containerize` builds the image from). Must not guess: an image it has no facts for is an
-`EngineError`.
+`bentoml containerize` builds the image from) and the bento's `bento.yaml` (the BentoML release).
+Must not guess: an image it has no facts for is an `EngineError`.
 
 Sources, read at the tags the images are built from:
 - MLServer (SeldonIO/MLServer `Dockerfile` @1.7.1, same in 1.5.0): `ENV MLSERVER_MODELS_DIR=/mnt/models

@@ -24,7 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from specc.testing import toolenv
@@ -77,7 +77,6 @@ class RunningEngine:
     log_path: Path
     process: subprocess.Popen[bytes]
     started_in: float = 0.0  # seconds from start to ready (while starting: the start time)
-    answers: list[tuple[str, str, int | None]] = field(default_factory=list)  # (method, url, status)
 
     def url(self, port: int, path: str) -> str:
         """The loopback URL of `path` on the container's `port`; an `EngineError` when nothing in the
@@ -123,7 +122,6 @@ class RunningEngine:
             answer = HttpAnswer(error.code, error.read(), error.headers.get("Content-Type", ""))
         except (urllib.error.URLError, OSError):
             answer = HttpAnswer(None, b"", "")
-        self.answers.append((method, url, answer.status))
         return answer
 
 

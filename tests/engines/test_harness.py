@@ -228,3 +228,24 @@ def test_a_port_taken_before_the_engine_binds_it_is_retried(trained: Callable[[s
             assert running.log_path.name == "engine-2.log"
             assert taken not in running.ports.values()
             assert running.get(running.url(8080, "/v2/models/pricing/ready")).status == 200
+
+
+def test_a_runtime_image_runs_only_its_runtime() -> None:
+    """`seldonio/mlserver:<v>-xgboost` holds the xgboost runtime only: a sklearn model on it cannot load."""
+    spec = """
+apiVersion: specc.dev/v1alpha1
+kind: ServingSpec
+metadata: {name: h, namespace: ns}
+models:
+  - name: fraud
+    format: sklearn
+    storageUri: s3://models/fraud/3
+    options:
+      kubernetes: {engineImage: "docker.io/seldonio/mlserver:1.7.1-%s"}
+"""
+    matching = rendered_engine([o.body for o in compile_text(spec % "sklearn").desired], "fraud")
+    assert image_facts(matching, None).runtimes == ("mlserver_sklearn",)
+    other = rendered_engine([o.body for o in compile_text(spec % "xgboost").desired], "fraud")
+    with pytest.raises(EngineError, match=r"ships the runtimes \['mlserver_xgboost'\]; the container asks for "
+                                          r"mlserver_sklearn\.SKLearnModel"):
+        image_facts(other, None)

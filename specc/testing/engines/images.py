@@ -46,6 +46,9 @@ class ImageFacts:
     listen: tuple[tuple[str, int], ...] = ()
     host_variable: str | None = None  # the setting that chooses the bind address
     home: str | None = None  # the image user's writable home (the engine may write caches there)
+    # The inference runtimes the image ships (Python modules), None when it ships them all: MLServer's
+    # `-<runtime>` images hold that one runtime, `-slim` none (SeldonIO/MLServer Makefile, Dockerfile RUNTIMES).
+    runtimes: tuple[str, ...] | None = None
 
 
 MLSERVER_IMAGE = re.compile(
@@ -59,11 +62,13 @@ def mlserver_image(image: str) -> ImageFacts:
     match = MLSERVER_IMAGE.match(image)
     if match is None:
         raise EngineError(f"{image!r} is not a seldonio/mlserver:<version>[-<runtime>] image")
+    flavour = match["flavour"]
     return ImageFacts(
         engine="mlserver", version=match["version"],
         env=(("MLSERVER_ENV_TARBALL", "/mnt/models/environment.tar.gz"), ("MLSERVER_MODELS_DIR", "/mnt/models")),
         entrypoint=(), cmd=("/bin/bash", "-c", "mlserver start $MLSERVER_MODELS_DIR"),
         workdir="/opt/mlserver", listen=MLSERVER_LISTEN, host_variable="MLSERVER_HOST", home="/opt/mlserver",
+        runtimes=None if flavour is None else () if flavour == "slim" else (f"mlserver_{flavour.replace('-', '_')}",),
     )
 
 

@@ -126,8 +126,14 @@ class RunningEngine:
 
 
 def image_facts(rendered: RenderedEngine, artifacts: Path | None) -> ImageFacts:
+    """The facts of the rendered image; an `EngineError` when the image cannot run what the container asks."""
     if rendered.image.split(":")[0].endswith("seldonio/mlserver"):
-        return mlserver_image(rendered.image)
+        facts = mlserver_image(rendered.image)
+        implementation = rendered.env_value("MLSERVER_MODEL_IMPLEMENTATION") or ""
+        if facts.runtimes is not None and implementation.split(".")[0] not in facts.runtimes:
+            raise EngineError(f"{rendered.image} ships the runtimes {list(facts.runtimes)}; the container asks "
+                              f"for {implementation or 'no MLSERVER_MODEL_IMPLEMENTATION'}")
+        return facts
     if artifacts is not None and (artifacts / "bento.yaml").is_file():
         # A containerized bento: the image is what `bentoml containerize` makes of this built bento.
         return bento_image(artifacts)

@@ -264,10 +264,12 @@ def replace_placeholders(container: Manifest, metadata: Manifest) -> Manifest:
     return result
 
 
-def _from_inference_service(isvc: Manifest, version: str, track: str) -> RenderedEngine:
+def _from_inference_service(isvc: Manifest, version: str, track: str = "stable") -> RenderedEngine:
     name = isvc["metadata"]["name"]
     predictor = isvc["spec"]["predictor"]
     if track == "canary":
+        # A Standard-mode canary's pods are built from spec.canary[].predictor by the same code as the
+        # stable ones (components/predictor.go buildPredictorResources).
         canaries = [c.get("predictor") for c in isvc["spec"].get("canary") or []]
         if not canaries or not isinstance(canaries[0], dict):
             raise EngineError(f"InferenceService {name!r} has no spec.canary predictor")

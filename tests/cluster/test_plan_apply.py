@@ -23,7 +23,7 @@ SPECS = Path(__file__).parent / "specs"
 CONFIGMAPS = Resource("", "v1", "ConfigMap", "configmaps", True)
 DEPLOYMENTS = Resource("apps", "v1", "Deployment", "deployments", True)
 SERVICES = Resource("", "v1", "Service", "services", True)
-HPAS = Resource("autoscaling", "v2beta2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True)
+HPAS = Resource("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True)
 
 
 def specc(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -413,7 +413,7 @@ def test_a_failed_prune_keeps_the_widened_parent_and_the_next_run_finishes(
     kinds = parent["metadata"]["annotations"][applyset.GROUP_KINDS_ANNOTATION]
     assert "PodDisruptionBudget.policy" in kinds  # still listed: the leftover can be found and pruned
     apply(capsys, kubeconfig, namespace, "one-model.yaml")
-    pdbs = Resource("policy", "v1beta1", "PodDisruptionBudget", "poddisruptionbudgets", True)
+    pdbs = Resource("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True)
     assert names(cluster, pdbs, namespace) == []
     parent = cluster.get(CONFIGMAPS, namespace, applyset.parent_name("shop"))
     assert parent is not None

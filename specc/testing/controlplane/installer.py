@@ -50,23 +50,26 @@ def default_release() -> str:
     return CURRENT if current_available() else OLD
 
 
-def system_etcd(which: Callable[[str], str | None] = shutil.which) -> Path | None:
+# Debian installs etcd to /usr/bin, but a non-login PATH (sudo secure_path, cron) may lack it.
+_DEBIAN_ETCD = Path("/usr/bin/etcd")
+
+
+def system_etcd(which: Callable[[str], str | None] = shutil.which, fallback: Path | None = _DEBIAN_ETCD) -> Path | None:
     found = which("etcd")
     if found:
         return Path(found)
-    # Debian installs it to /usr/bin, but a non-login PATH (sudo secure_path, cron) may lack it.
-    fallback = Path("/usr/bin/etcd")
-    return fallback if fallback.is_file() else None
+    return fallback if fallback is not None and fallback.is_file() else None
 
 
-def install_etcd(apt: Apt, which: Callable[[str], str | None] = shutil.which) -> Path:
+def install_etcd(apt: Apt, which: Callable[[str], str | None] = shutil.which,
+                 fallback: Path | None = _DEBIAN_ETCD) -> Path:
     """Debian's etcd-server, installed when no etcd is found."""
-    etcd = system_etcd(which)
+    etcd = system_etcd(which, fallback)
     if etcd is not None:
         return etcd
     progress("installing etcd (apt-get install etcd-server)")
     apt.install(["etcd-server"])
-    etcd = system_etcd(which)
+    etcd = system_etcd(which, fallback)
     if etcd is None:
         raise ControlPlaneError("etcd-server was installed but no etcd binary was found")
     return etcd

@@ -29,7 +29,7 @@ import ipaddress
 import threading
 import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -79,7 +79,7 @@ class NodeStandIn:
 
     def __init__(self, server: str, token: str, *, name: str = "specc-node-0",
                  capacity: Mapping[str, str] = DEFAULT_CAPACITY, interval: float = 0.2,
-                 lease_renew: float = 5.0) -> None:
+                 lease_renew: float = 5.0, namespaces: Iterable[str] | None = None) -> None:
         self.name = name
         self._server = server
         self._token = token
@@ -92,6 +92,8 @@ class NodeStandIn:
         self._error: BaseException | None = None
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
+        self._namespaces: set[str] | None = None if namespaces is None else set(namespaces)
+        """None: schedule every pod; else only pods in these namespaces (see `serve_only`)."""
         self._written: dict[str, str] = {}
         """pod uid -> the mode whose status was last written for it."""
         self._ips: dict[str, str] = {}
@@ -114,13 +116,22 @@ class NodeStandIn:
             self._faults.append(fault)
         return fault
 
+    def serve_only(self, *namespaces: str) -> None:
+        """Bind and run only the pods of these namespaces (more with each call); other pods stay
+        Pending, as on a cluster without a fitting node. Pods already bound are still finished when
+        deleted. `clear()` resets it."""
+        with self._lock:
+            self._namespaces = (self._namespaces or set()) | set(namespaces)
+
     def remove(self, fault: Fault) -> None:
         with self._lock:
             self._faults = [f for f in self._faults if f is not fault]
 
-    def clear(self) -> None:
+    def clear(self, *, serve: Iterable[str] | None = None) -> None:
+        """Drop every fault; serve every namespace again (`serve` None) or only `serve`."""
         with self._lock:
             self._faults = []
+            self._namespaces = None if serve is None else set(serve)
 
     def check_alive(self) -> None:
         if self._error is not None:
@@ -229,6 +240,7 @@ class NodeStandIn:
             return  # the apiserver is busy or stopping: the next round tries again
         with self._lock:
             faults = list(self._faults)
+            namespaces = None if self._namespaces is None else set(self._namespaces)
         seen: set[str] = set()
         for pod in (listing.body or {}).get("items") or []:
             meta = pod.get("metadata") or {}
@@ -239,7 +251,10 @@ class NodeStandIn:
                 continue
             base = f"/api/v1/namespaces/{meta['namespace']}/pods/{urllib.parse.quote(meta['name'])}"
             if meta.get("deletionTimestamp"):
-                self._delete(base, uid)
+                if node is not None:  # an unbound pod is deleted by the apiserver at once
+                    self._delete(base, uid)
+            elif namespaces is not None and meta.get("namespace") not in namespaces:
+                continue
             elif node is None:
                 self._bind(base, meta)
             else:

@@ -6,7 +6,8 @@
 - `old_control_plane` (session): kube-apiserver 1.20 (no controllers), for the old-cluster checks
   (API-version fallbacks). Tests that use it are marked `old_cluster`; the others `current_cluster`.
 - `node` (function): the node stand-in (specc.testing.node_standin, started once per session on the
-  1.36 control plane) binding pods and making them Ready; faults a test sets are cleared after it.
+  1.36 control plane) binding the test's pods and making them Ready; pods of tests without it stay
+  Pending; faults a test sets are cleared after it.
 - `namespace` / `restricted_namespace` / `old_namespace`: a fresh namespace per test, so tests cannot
   see each other; `restricted_namespace` enforces Pod Security "restricted".
 
@@ -65,7 +66,8 @@ def controllers(control_plane: ControlPlane) -> ControlPlane:
 
 @pytest.fixture(scope="session")
 def _node_standin(control_plane: ControlPlane) -> Iterator[NodeStandIn]:
-    node = NodeStandIn(control_plane.server, control_plane.admin_token)
+    # Serving no namespace until a test asks (the `node` fixture).
+    node = NodeStandIn(control_plane.server, control_plane.admin_token, namespaces=())
     node.start()
     try:
         yield node
@@ -74,10 +76,17 @@ def _node_standin(control_plane: ControlPlane) -> Iterator[NodeStandIn]:
 
 
 @pytest.fixture
-def node(controllers: ControlPlane, _node_standin: NodeStandIn) -> Iterator[NodeStandIn]:
+def node(controllers: ControlPlane, _node_standin: NodeStandIn,
+         request: pytest.FixtureRequest) -> Iterator[NodeStandIn]:
+    """The node stand-in, serving only this test's namespace: pods of tests that do not ask for a
+    node stay Pending whatever ran before them."""
     _node_standin.check_alive()
+    mine = [request.getfixturevalue(name) for name in ("namespace", "restricted_namespace")
+            if name in request.fixturenames]
+    assert mine, "the node fixture serves the test's namespace: use it with namespace or restricted_namespace"
+    _node_standin.serve_only(*mine)
     yield _node_standin
-    _node_standin.clear()
+    _node_standin.clear(serve=())
     _node_standin.check_alive()
 
 

@@ -329,3 +329,21 @@ def test_migration_kserve_to_raw_waits_for_the_real_rollout(
     assert recover == {"isvc_still_there": True}
     assert watch.samples > 10 and watch.gaps == [], f"{len(watch.gaps)} of {watch.samples} samples unserved"
     assert deployment_available(controllers, namespace, "recommender")
+
+
+def test_pods_the_replicaset_cannot_create_are_reported_with_the_controllers_reason(
+        capsys: pytest.CaptureFixture[str], controllers: ControlPlane, node: NodeStandIn, namespace: str,
+        tmp_path: Path) -> None:
+    # A service account the spec names but nobody created: the ServiceAccount admission plugin refuses
+    # every pod, the ReplicaSet records FailedCreate and the deployment controller copies it into the
+    # Deployment's ReplicaFailure condition (kubernetes/kubernetes pkg/controller/deployment/sync.go
+    # @ v1.36.2), which is what the waiting message must quote instead of "0 of 1 available".
+    spec = tmp_path / "serving.yaml"
+    spec.write_text((SPECS / "one-model.yaml").read_text().replace(
+        "    replicas: {min: 1, max: 3}\n", "    replicas: {min: 1, max: 3}\n    serviceAccount: nobody-made-me\n"))
+    code, out, err = specc(capsys, "apply", str(spec), *on(controllers, namespace), "--auto-approve",
+                           "--timeout", "15")
+    assert code == 1, out + err
+    assert "model recommender: Deployment/recommender not ready after 15s: pods cannot be created: FailedCreate" in err
+    assert 'serviceaccount "nobody-made-me" not found' in err
+    assert pods(controllers, namespace) == []

@@ -440,7 +440,8 @@ def diff(old: str, new: str | None, base: str | None, fmt: str, detailed_exitcod
     replace = {o.key: registry.backends[o.backend].replace_paths(o.body) for o in after.desired
                if o.backend in registry.backends}
     review = diff_specs(before_doc.name, before.validated.ir.models, before.desired,
-                        after_doc.name, after.validated.ir.models, after.desired, replace)
+                        after_doc.name, after.validated.ir.models, after.desired, replace,
+                        layout_of=registry.artifact_layout)
     if fmt == "json":
         click.echo(review_json(review), nl=False)
     elif fmt == "markdown":

@@ -1,6 +1,8 @@
 """plan and apply against kubectl, on one real control plane, for a 200-model spec (about 600 objects).
 
-Starts a kube-apiserver + etcd on loopback (specc.testing.controlplane), then prints:
+Starts the test control plane on loopback (specc.testing.controlplane: Kubernetes 1.36 with
+kube-controller-manager from ../shared/kube, or 1.20 without controllers where that is absent; the
+server version is printed), then prints:
 - no-op `specc plan` time / `kubectl diff --server-side` time on the same rendered objects
   (goal <= 0.2, must be <= 0.5);
 - create `specc apply` time / `kubectl apply --server-side` time (goal <= 0.5);
@@ -67,9 +69,11 @@ def main() -> None:
     with ControlPlane() as plane:
         env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig)}
         rendered = work / "rendered.yaml"
+        # Compiled for the server's version, as specc apply compiles it, so both tools send the same objects.
+        kube_version = "{}.{}".format(*plane.minor_version)
         rendered.write_text(subprocess.run([*specc, "render", str(spec), "-n", "kubectl-bench",
-                                            "--kube-version", "1.20"], env=env, capture_output=True, text=True,
-                                           check=True).stdout)
+                                            "--kube-version", kube_version], env=env, capture_output=True,
+                                           text=True, check=True).stdout)
         objects = rendered.read_text().count("\n---\n") + 1
         creates_specc, creates_kubectl, plans_specc, diffs_kubectl = [], [], [], []
         for run in range(args.repeat):
@@ -91,8 +95,10 @@ def main() -> None:
                   {**os.environ, "KUBECONFIG": str(watched)})
             writes = sum(1 for method, _, _ in proxy.seen if method != "GET")
             reads = sum(1 for method, _, _ in proxy.seen if method == "GET")
+        server, controllers = plane.version, plane.has_controllers
     shutil.rmtree(work, ignore_errors=True)
     median = statistics.median
+    print(f"server: Kubernetes v{server} ({'with' if controllers else 'without'} controllers)")
     print(f"models: {args.models}, objects: {objects}, runs: {args.repeat} "
           "(medians, wall time, process start-up included)")
     print(f"no-op specc plan:              {median(plans_specc):7.2f} s")

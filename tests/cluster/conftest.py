@@ -4,7 +4,8 @@
   every controller and the CRDs of ../shared/crds installed unmodified. Where ../shared/kube is absent
   it falls back to the Debian-built 1.20 without controllers, and `controllers` skips with the reason.
 - `old_control_plane` (session): kube-apiserver 1.20 (no controllers), for the old-cluster checks
-  (API-version fallbacks). Tests that use it are marked `old_cluster`; the others `current_cluster`.
+  (API-version fallbacks). Tests that use it are marked `old_cluster`, tests that use `control_plane`
+  `current_cluster` (a test starting its own server carries the marker itself).
 - `node` (function): the node stand-in (specc.testing.node_standin, started once per session on the
   1.36 control plane) binding the test's pods and making them Ready; pods of tests without it stay
   Pending; faults a test sets are cleared after it.
@@ -141,5 +142,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/cluster/" in str(item.fspath).replace("\\", "/"):
             item.add_marker(pytest.mark.cluster)
+            # Which server a test talks to, for `-m old_cluster` / `-m current_cluster`: the fixture it
+            # uses, or the marker a test that starts its own server carries.
             fixtures = getattr(item, "fixturenames", ())
-            item.add_marker(pytest.mark.old_cluster if "old_control_plane" in fixtures else pytest.mark.current_cluster)
+            if "old_control_plane" in fixtures and item.get_closest_marker("old_cluster") is None:
+                item.add_marker(pytest.mark.old_cluster)
+            if "control_plane" in fixtures and item.get_closest_marker("current_cluster") is None:
+                item.add_marker(pytest.mark.current_cluster)

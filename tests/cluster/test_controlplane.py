@@ -190,6 +190,7 @@ def _assert_gone(pids: list[int]) -> None:
         raise AssertionError(f"process {pid} is still running")
 
 
+@pytest.mark.old_cluster
 def test_stand_in_crds_serve_every_kind_specc_emits_on_the_old_server() -> None:
     kinds = {c["spec"]["names"]["kind"] for c in minimal_crds()}
     assert {"InferenceService", "SeldonDeployment", "Model", "Experiment", "BentoDeployment", "Bento"} <= kinds
@@ -210,6 +211,7 @@ def test_stand_in_crds_serve_every_kind_specc_emits_on_the_old_server() -> None:
     _assert_gone(pids)
 
 
+@pytest.mark.current_cluster
 def test_the_current_server_runs_the_controllers_and_stops_cleanly() -> None:
     if not installer.current_available():
         pytest.skip("../shared/kube is absent: no Kubernetes 1.36 here")
@@ -237,6 +239,7 @@ def test_custom_resources_do_not_crash_the_server(cluster: Cluster, namespace: s
     assert cluster.get(Resource("", "v1", "Namespace", "namespaces", False), None, namespace) is not None
 
 
+@pytest.mark.current_cluster
 def test_up_serves_1_36_where_raw_models_get_admitted_pods_under_restricted(tmp_path: Path) -> None:
     if not installer.current_available():
         pytest.skip("../shared/kube is absent: `up` serves 1.20 without controllers there")

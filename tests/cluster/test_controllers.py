@@ -183,9 +183,13 @@ def test_apply_waits_for_a_real_rollout(capsys: pytest.CaptureFixture[str], cont
     assert all(pod_ready(p) for p in pods(controllers, namespace))
 
 
-@pytest.mark.parametrize(("mode", "reason"), [("never-ready", "0 of 1 updated replicas available"),
-                                             ("image-pull-backoff", "ImagePullBackOff"),
-                                             ("crash-loop", "CrashLoopBackOff")])
+@pytest.mark.parametrize(("mode", "reason"), [
+    ("never-ready", "0 of 1 updated replicas available; pod recommender-"),
+    ("never-ready", "container mlserver is running but not ready (readiness probe)"),
+    ("image-pull-backoff", 'container mlserver ImagePullBackOff (Back-off pulling image "'),
+    ("crash-loop", "container mlserver CrashLoopBackOff (back-off 40s restarting failed container=mlserver; "
+                   "last exit code 1)"),
+])
 def test_a_pod_that_never_becomes_ready_is_reported_by_model_object_and_message_within_the_timeout(
         mode: str, reason: str, capsys: pytest.CaptureFixture[str], controllers: ControlPlane,
         node: NodeStandIn, namespace: str) -> None:

@@ -28,8 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from specc import applyset
+from specc.credentials import sensitive_name
 from specc.diagnostics import Diagnostic, Path, Severity
-from specc.fielddiff import ABSENT, SENSITIVE_ENV, FieldChange, field_changes
+from specc.fielddiff import ABSENT, FieldChange, field_changes
 from specc.ir import ModelIR
 from specc.objects import DesiredSet, ObjectKey
 from specc.plan import Action, Change, LiveState, Plan, make_plan
@@ -79,6 +80,12 @@ class SpecDiff:
     plan: Plan
     warnings: tuple[Diagnostic, ...]
     spec_fields: tuple[FieldChange, ...] = ()  # metadata.name / metadata.namespace of the spec
+
+    def masked(self) -> SpecDiff:
+        """Every value hidden (`--mask-all`): settings, spec fields and object fields."""
+        return dataclasses.replace(
+            self, plan=self.plan.masked(), spec_fields=tuple(f.masked() for f in self.spec_fields),
+            models=tuple(dataclasses.replace(m, fields=tuple(f.masked() for f in m.fields)) for m in self.models))
 
     @property
     def has_changes(self) -> bool:
@@ -142,7 +149,7 @@ def settings_changes(before: Any, after: Any) -> tuple[FieldChange, ...]:
     def secret(change: FieldChange) -> bool:
         match = _ENV_PATH.match(change.path)
         name = match and (match.group("plain") or match.group("quoted"))
-        return bool(name and SENSITIVE_ENV.search(name))
+        return bool(name and sensitive_name(name))
 
     return tuple(dataclasses.replace(c, sensitive=True) if secret(c) else c
                  for c in field_changes(before, after))

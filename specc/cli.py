@@ -450,8 +450,9 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
     progress = _progress_printer(colour)
     lock_name = "destroy" if destroy else "apply"
     if saved is not None:
-        if require_namespace(cluster, saved.namespace, create=create_namespace):
-            click.echo(f"Created namespace {saved.namespace}.", err=True)
+        # --create-namespace is refused with a saved plan above: the hint says what to do instead.
+        require_namespace(cluster, saved.namespace, create=False,
+                          hint="create it first, or apply the spec file (not the saved plan) with --create-namespace")
 
         def apply_saved(lock: Any) -> None:
             planned = reread_for_saved_plan(saved, cluster, registry)

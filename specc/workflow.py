@@ -161,7 +161,8 @@ def reread_for_saved_plan(plan: Plan, cluster: Cluster, registry: Registry) -> C
     return ClusterPlan(plan, read, target, None)
 
 
-def require_namespace(cluster: Cluster, namespace: str, *, create: bool, exists: bool | None = None) -> bool:
+def require_namespace(cluster: Cluster, namespace: str, *, create: bool, exists: bool | None = None,
+                      hint: str = "create it, or pass --create-namespace") -> bool:
     """Make sure the namespace is there before the lock is taken (the lock is a Lease in it, so a
     missing namespace would otherwise surface as a failed Lease create). Creates it with `create`,
     else refuses with A706 naming --create-namespace. `exists`: already known from a read. Returns
@@ -171,8 +172,7 @@ def require_namespace(cluster: Cluster, namespace: str, *, create: bool, exists:
     if exists:
         return False
     if not create:
-        raise ApplyError([Diagnostic("A706", f"namespace {namespace} does not exist",
-                                     hint="create it, or pass --create-namespace")])
+        raise ApplyError([Diagnostic("A706", f"namespace {namespace} does not exist", hint=hint)])
     cluster.apply(NAMESPACE, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
     return True
 

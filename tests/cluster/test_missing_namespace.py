@@ -37,5 +37,11 @@ def test_a_missing_namespace_names_create_namespace(saved: bool, capsys: pytest.
     assert control_plane.request("GET", f"/api/v1/namespaces/{namespace}").status == 404  # nothing written
 
     code, out, err = specc(capsys, "apply", what, *target, "--auto-approve", "--no-wait", "--create-namespace")
+    if saved:  # a saved plan is applied exactly as made: the option is refused, the namespace created by hand
+        assert code != 0 and "--create-namespace cannot be used with a saved plan" in err
+        assert control_plane.request("GET", f"/api/v1/namespaces/{namespace}").status == 404
+        control_plane.create_namespace(namespace)
+        code, out, err = specc(capsys, "apply", what, *target, "--auto-approve", "--no-wait")
     assert code == 0, out + err
     assert control_plane.request("GET", f"/api/v1/namespaces/{namespace}").status == 200
+    assert "Apply complete: 3 applied" in out

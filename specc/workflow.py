@@ -21,7 +21,7 @@ from specc.diagnostics import ApplyError, Diagnostic, PlanError
 from specc.lock import Lock
 from specc.objects import DesiredObject, DesiredSet, sort_objects
 from specc.pipeline import Compiled, compile_document
-from specc.plan import Action, Plan, make_plan
+from specc.plan import Action, Plan, logging_off_warnings, make_plan
 from specc.registry import Registry, load_registry
 from specc.review import layout_warning
 from specc.source import SourceDocument
@@ -89,8 +89,8 @@ def plan_cluster(document: SourceDocument, cluster: Cluster, *, namespace: str |
     plan = make_plan(
         desired, read.state, applyset_id=applyset.spec_applyset_id(desired.spec_name, desired.namespace),
         target=target.description, replace_paths=_replace_paths(compiled, registry), allow_empty=destroy,
-        warnings=[*compiled.warnings, *read.warnings], spec_file=document.name,
-        spec_data=document.data, details=preview,
+        warnings=[*compiled.warnings, *read.warnings, *logging_off_warnings(desired, read.state.objects)],
+        spec_file=document.name, spec_data=document.data, details=preview,
     )
     return ClusterPlan(_layout_warnings(plan, compiled, registry), read, target, compiled)
 
@@ -106,7 +106,8 @@ def plan_directory(document: SourceDocument, root: Path, *, kube_version: tuple[
     plan = make_plan(
         desired, state, applyset_id=applyset.spec_applyset_id(desired.spec_name, desired.namespace),
         target=target.description, replace_paths=_replace_paths(compiled, registry), allow_empty=destroy,
-        warnings=[*compiled.warnings, *warnings], spec_file=document.name, spec_data=document.data,
+        warnings=[*compiled.warnings, *warnings, *logging_off_warnings(desired, state.objects)],
+        spec_file=document.name, spec_data=document.data,
     )
     return _layout_warnings(plan, compiled, registry), target
 

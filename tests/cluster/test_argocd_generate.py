@@ -152,3 +152,24 @@ def test_the_plugin_configmap_is_accepted_by_the_api_server(cluster: Cluster, na
     assert resource is not None
     stored = cluster.apply(resource, configmap, dry_run=True)
     assert stored["data"] == configmap["data"]
+
+
+def test_the_same_application_compiles_for_each_destinations_version(cluster: Cluster, namespace: str,
+                                                                      old_cluster: Cluster, old_namespace: str,
+                                                                      tmp_path: Path) -> None:
+    # One spec, two destinations (1.36 and 1.20): each generate emits the API versions its destination
+    # serves, and each destination's API server accepts what it got.
+    spec = ROOT / "examples" / "canary-rollout" / "serving.yaml"
+    outputs = {}
+    for name, server, target in (("current", cluster, namespace), ("old", old_cluster, old_namespace)):
+        app, relative = checkout(spec, tmp_path / name)
+        done = generate(app, build_environment(server, "canary", target, relative,
+                                               parameters=[{"name": "backend", "string": "kubernetes"}]))
+        assert done.returncode == 0, done.stderr
+        outputs[name] = manifests(done.stdout)
+        apply_dry_run(server, outputs[name])
+    versions = {name: {o["apiVersion"] for o in objects if o["kind"] in ("HorizontalPodAutoscaler",
+                                                                          "PodDisruptionBudget")}
+                for name, objects in outputs.items()}
+    assert versions["current"] == {"autoscaling/v2", "policy/v1"}
+    assert versions["old"] == {"autoscaling/v2beta2", "policy/v1beta1"}

@@ -1,9 +1,10 @@
-"""`specc apply` as a user sees it while it waits for readiness, against the real kube-apiserver: on a
-terminal (a pseudo-terminal) a live per-model block redrawn in place; with `CI` set, or piped, plain
-lines and no control sequences; NO_COLOR removes colour but not the live view.
+"""`specc apply` as a user sees it while it waits for readiness, on the suite's Kubernetes 1.36 with
+its controllers: on a terminal (a pseudo-terminal) a live per-model block redrawn in place; with `CI`
+set, or piped, plain lines and no control sequences; NO_COLOR removes colour but not the live view.
 
-The test plays the Deployment controller: a few seconds after specc created a model's Deployment it
-sets the rolled-out status (what kube-controller-manager would), so the wait ends by itself.
+The rollouts are real: the Deployment controller creates the pods and the node stand-in (`node`
+fixture) runs them, holding each model's pods not ready for a few seconds (its `never-ready` fault)
+before letting them become Ready, so every wait lasts long enough to watch.
 """
 
 from __future__ import annotations
@@ -15,43 +16,33 @@ import sys
 import time
 from pathlib import Path
 
-from specc.cluster import Cluster, Resource
+from specc.testing.node_standin import NodeStandIn
 
 from ..ptyrun import run_in_pty
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "tests" / "cluster" / "specs" / "two-models.yaml"
-DEPLOYMENTS = Resource("apps", "v1", "Deployment", "deployments", True)
-REPLICAS = {"recommender": 1, "forecaster": 2}
 SGR = re.compile(r"\x1b\[[0-9;]*m")
 
 
-class Controller:
-    """Marks each Deployment rolled out `delay` seconds after it first sees it."""
+class SlowRollout:
+    """Holds each model's pods not ready, then lets them go `delay` seconds apart (called repeatedly
+    while specc runs)."""
 
-    def __init__(self, cluster: Cluster, namespace: str, delay: float) -> None:
-        self.cluster, self.namespace, self.delay = cluster, namespace, delay
-        self.seen: dict[str, float] = {}
-        self.done: set[str] = set()
-        self.last = 0.0
+    def __init__(self, node: NodeStandIn, namespace: str, delay: float) -> None:
+        self.start = time.monotonic()
+        self.delay = delay
+        self.faults = {name: node.fail("never-ready", name_prefix=name, namespace=namespace)
+                       for name in ("recommender", "forecaster")}
+        self.node = node
 
     def __call__(self) -> None:
-        now = time.monotonic()
-        if now - self.last < 0.3:
-            return
-        self.last = now
-        for name, replicas in REPLICAS.items():
-            if name in self.done:
-                continue
-            live = self.cluster.get(DEPLOYMENTS, self.namespace, name)
-            if live is None:
-                continue
-            self.seen.setdefault(name, now)
-            if now - self.seen[name] >= self.delay:
-                self.cluster.patch_status(DEPLOYMENTS, self.namespace, name, {
-                    "observedGeneration": live["metadata"]["generation"], "replicas": replicas,
-                    "updatedReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas})
-                self.done.add(name)
+        elapsed = time.monotonic() - self.start
+        for index, name in enumerate(("recommender", "forecaster")):
+            fault = self.faults.get(name)
+            if fault is not None and elapsed >= self.delay * (index + 1):
+                self.node.remove(fault)
+                del self.faults[name]
 
 
 def environment(kubeconfig: Path, **extra: str) -> dict[str, str]:
@@ -64,9 +55,9 @@ def command(namespace: str) -> list[str]:
             "--timeout", "90"]
 
 
-def test_live_view_on_a_terminal(cluster: Cluster, namespace: str, kubeconfig: Path) -> None:
+def test_live_view_on_a_terminal(node: NodeStandIn, namespace: str, kubeconfig: Path) -> None:
     output = run_in_pty(command(namespace), cwd=ROOT, env=environment(kubeconfig), timeout=120,
-                        while_running=Controller(cluster, namespace, delay=3.0))
+                        while_running=SlowRollout(node, namespace, delay=4.0))
     assert "Apply complete" in output, output
     assert "\x1b[2K" in output and re.search(r"\x1b\[\d+F", output)  # the block is redrawn in place
     rows = [SGR.sub("", line) for line in output.split("\x1b[2K")]
@@ -80,25 +71,25 @@ def test_live_view_on_a_terminal(cluster: Cluster, namespace: str, kubeconfig: P
     assert SGR.search(output)  # colour on a terminal
 
 
-def test_no_color_keeps_the_live_view_without_colour(cluster: Cluster, namespace: str, kubeconfig: Path) -> None:
+def test_no_color_keeps_the_live_view_without_colour(node: NodeStandIn, namespace: str, kubeconfig: Path) -> None:
     output = run_in_pty(command(namespace), cwd=ROOT, env=environment(kubeconfig, NO_COLOR="1"), timeout=120,
-                        while_running=Controller(cluster, namespace, delay=1.0))
+                        while_running=SlowRollout(node, namespace, delay=1.0))
     assert "Apply complete" in output, output
     assert "\x1b[2K" in output and not SGR.search(output)
 
 
-def test_plain_lines_under_ci(cluster: Cluster, namespace: str, kubeconfig: Path) -> None:
+def test_plain_lines_under_ci(node: NodeStandIn, namespace: str, kubeconfig: Path) -> None:
     output = run_in_pty(command(namespace), cwd=ROOT, env=environment(kubeconfig, CI="true"), timeout=120,
-                        while_running=Controller(cluster, namespace, delay=1.0))
+                        while_running=SlowRollout(node, namespace, delay=1.0))
     assert "Apply complete" in output, output
     assert "\x1b[2K" not in output and not re.search(r"\x1b\[\d+F", output)
     assert "  … recommender: Deployment/recommender" in output
     assert "  ✓ forecaster: Deployment/forecaster" in output
 
 
-def test_plain_lines_in_a_pipe(cluster: Cluster, namespace: str, kubeconfig: Path) -> None:
+def test_plain_lines_in_a_pipe(node: NodeStandIn, namespace: str, kubeconfig: Path) -> None:
     # No terminal at all: plain lines, no escape sequences of any kind.
-    controller = Controller(cluster, namespace, delay=0.0)
+    controller = SlowRollout(node, namespace, delay=0.5)
     process = subprocess.Popen(command(namespace), cwd=ROOT, env=environment(kubeconfig), text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60

@@ -8,7 +8,7 @@ Fields are kustomize's own (kubernetes-sigs/kustomize api/types/kustomization.go
 has TypeMeta, `metadata` (a pointer to ObjectMeta), `resources`). specc marks its file with the
 managed-by label in `metadata.labels`; kustomize keeps a kustomization's metadata to itself (it is
 not applied to the resources). A kustomization without that label is the user's: specc never
-overwrites it and says so (P613), since a directory can hold only one (`kustomization.yaml`,
+overwrites it and says so (P614), since a directory can hold only one (`kustomization.yaml`,
 `kustomization.yml` or `Kustomization`: kustomize refuses a directory with several).
 """
 

@@ -273,7 +273,7 @@ class DirectoryTarget:
             raise PlanError(clashes)
         not_ours = self._foreign_kustomization()
         if not_ours is not None:
-            warnings.append(Diagnostic("P613", f"{not_ours} is not specc's: specc does not maintain it, so "
+            warnings.append(Diagnostic("P614", f"{not_ours} is not specc's: specc does not maintain it, so "
                                        "files it adds or removes here must be listed there by hand",
                                        severity=Severity.WARNING,
                                        hint="move your kustomization one directory up and list this directory "

@@ -108,7 +108,7 @@ def test_a_kustomization_specc_did_not_write_is_left_alone(tmp_path: Path, capsy
     (directory / "kustomization.yaml").write_text(own, encoding="utf-8")
     out = apply(capsys, KSERVE, directory)
     assert (directory / "kustomization.yaml").read_text(encoding="utf-8") == own
-    assert "is not specc's" in out  # the plan's warning (P613)
+    assert "is not specc's" in out  # the plan's warning (P614)
     _, out, err = run(capsys, "plan", str(KSERVE), "--target", f"dir:{directory}", "--no-color")
     assert "is not specc's" in out + err
 

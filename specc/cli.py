@@ -39,6 +39,25 @@ def kube_version_option(f: F) -> F:
         help="Kubernetes version to compile for (default 1.30; plan/apply ask the cluster).")(f)
 
 
+def _registry_timeout(_: click.Context, __: click.Parameter, value: float) -> float:
+    # NaN compares false with everything, so `not 0 < value` also refuses it.
+    if not 0 < value <= 600 or value != value:  # noqa: PLR0124 - the NaN test
+        raise click.BadParameter(f"must be a number of seconds greater than 0 and at most 600, got {value!r}")
+    return value
+
+
+def registry_timeout_option(f: F) -> F:
+    return click.option(
+        "--registry-timeout", type=float, default=10.0, show_default=True, callback=_registry_timeout,
+        help="Seconds to wait for each model-registry request (registry: references).")(f)
+
+
+def _resolve_options(timeout: float) -> Any:
+    from specc.resolve import ResolveOptions
+
+    return ResolveOptions(timeout=timeout)
+
+
 def _echo_err(text: str) -> None:
     if text:
         click.echo(text, err=True, nl=False)
@@ -111,14 +130,16 @@ def backends() -> None:
               help="Write one file per object into this directory instead of printing.")
 @click.option("--namespace", "-n", help="Override metadata.namespace of the spec.")
 @kube_version_option
+@registry_timeout_option
 def render(file: str, backend: str | None, output_dir: Path | None, namespace: str | None,
-           kube_version: tuple[int, int] | None) -> None:
+           kube_version: tuple[int, int] | None, registry_timeout: float) -> None:
     """Compile a spec into Kubernetes objects (multi-document YAML, byte-identical on every run)."""
     from specc.manifest_yaml import dump, dump_all
     from specc.objects import file_name
     from specc.pipeline import compile_file
 
-    compiled = compile_file(file, kube_version=kube_version, backend=backend, namespace=namespace)
+    compiled = compile_file(file, kube_version=kube_version, backend=backend, namespace=namespace,
+                            resolve=_resolve_options(registry_timeout))
     _echo_err(diagnostics_text(compiled.warnings))
     if output_dir is None:
         click.echo(dump_all(o.body for o in compiled.desired), nl=False)
@@ -209,9 +230,10 @@ def _load_saved_plan(path: str) -> Any | None:
 @click.option("--kube-version", callback=_kube_version, metavar="X.Y",
               help="For --target dir: compile for this version.")
 @click.option("--no-color", is_flag=True, help="Plain text output.")
+@registry_timeout_option
 def plan(file: str, kubeconfig: str | None, context: str | None, namespace: str | None, target_spec: str,
          request_timeout: float, fmt: str, detailed_exitcode: bool, out: Path | None, force_conflicts: bool,
-         destroy: bool, kube_version: tuple[int, int] | None, no_color: bool) -> None:
+         destroy: bool, kube_version: tuple[int, int] | None, no_color: bool, registry_timeout: float) -> None:
     """Show what apply would change: + create, ~ update, - delete, -/+ replace."""
     from specc.source import read_spec
     from specc.workflow import plan_cluster, plan_directory
@@ -220,11 +242,11 @@ def plan(file: str, kubeconfig: str | None, context: str | None, namespace: str 
     directory = _directory(target_spec)
     if directory is not None:
         result, _ = plan_directory(document, directory, kube_version=kube_version, namespace=namespace,
-                                   destroy=destroy)
+                                   destroy=destroy, resolve=None if destroy else _resolve_options(registry_timeout))
     else:
         cluster = _connection(kubeconfig, context, namespace, request_timeout).connect()
         result = plan_cluster(document, cluster, namespace=namespace, force_conflicts=force_conflicts,
-                              destroy=destroy).plan
+                              destroy=destroy, resolve=None if destroy else _resolve_options(registry_timeout)).plan
     _print_plan(result, fmt, colour=not no_color)
     if out is not None:
         _save_plan(result, out)
@@ -270,12 +292,15 @@ def _progress_printer(colour: bool) -> Callable[[Any], None]:
 @click.option("--kube-version", callback=_kube_version, metavar="X.Y",
               help="For --target dir: compile for this version.")
 @click.option("--no-color", is_flag=True, help="Plain text output.")
+@registry_timeout_option
 def apply(file: str, kubeconfig: str | None, context: str | None, namespace: str | None, target_spec: str,
           request_timeout: float, auto_approve: bool, force_conflicts: bool, wait: bool, timeout: float,
-          lock_timeout: float, create_namespace: bool, kube_version: tuple[int, int] | None, no_color: bool) -> None:
+          lock_timeout: float, create_namespace: bool, kube_version: tuple[int, int] | None, no_color: bool,
+          registry_timeout: float) -> None:
     """Apply a spec (plan, confirm, apply) or a saved plan (exactly that plan, if nothing changed since)."""
     _run_apply(file, kubeconfig, context, namespace, target_spec, request_timeout, auto_approve, force_conflicts,
-               wait, timeout, lock_timeout, create_namespace, kube_version, no_color, destroy=False)
+               wait, timeout, lock_timeout, create_namespace, kube_version, no_color, destroy=False,
+               registry_timeout=registry_timeout)
 
 
 @cli.command()
@@ -297,7 +322,7 @@ def destroy(file: str, kubeconfig: str | None, context: str | None, namespace: s
 def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace: str | None, target_spec: str,
                request_timeout: float, auto_approve: bool, force_conflicts: bool, wait: bool, timeout: float,
                lock_timeout: float, create_namespace: bool, kube_version: tuple[int, int] | None, no_color: bool,
-               *, destroy: bool) -> None:
+               *, destroy: bool, registry_timeout: float = 10.0) -> None:
     from specc.apply import ApplyOptions
     from specc.registry import load_registry
     from specc.report.plan import plan_text
@@ -312,6 +337,7 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
     )
 
     colour = not no_color
+    resolve = _resolve_options(registry_timeout)
     saved = None if destroy else _load_saved_plan(file)
     directory = _directory(target_spec)
     question = ("Do you really want to delete every object of this spec?" if destroy
@@ -320,7 +346,7 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
         if saved is not None:
             raise click.UsageError("saved plans apply to clusters; for --target dir apply the spec file")
         result, target = plan_directory(read_spec(file), directory, kube_version=kube_version, namespace=namespace,
-                                        destroy=destroy)
+                                        destroy=destroy, resolve=None if destroy else resolve)
         click.echo(plan_text(result, colour=colour), nl=False)
         if not result.has_changes or not _confirm(auto_approve, question):
             return
@@ -337,7 +363,7 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
     lock_name = "destroy" if destroy else "apply"
     if saved is not None:
         def apply_saved(lock: Any) -> None:
-            planned = reread_for_saved_plan(saved, cluster, registry)
+            planned = reread_for_saved_plan(saved, cluster, registry, resolve)
             result = apply_cluster(planned, registry, options, progress, lock)
             click.echo(_done(result))
 
@@ -347,7 +373,8 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
     document = read_spec(file)
     # A first look without the lock and without previews: an apply with nothing to do writes nothing,
     # not even the lock.
-    first = plan_cluster(document, cluster, namespace=namespace, registry=registry, destroy=destroy, preview=False)
+    first = plan_cluster(document, cluster, namespace=namespace, registry=registry, destroy=destroy, preview=False,
+                         resolve=None if destroy else resolve)
     if not first.plan.has_changes and (first.read.parent is not None or destroy):
         click.echo(plan_text(first.plan, colour=colour), nl=False)
         click.echo("Apply complete: nothing to do.")

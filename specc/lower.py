@@ -23,13 +23,14 @@ from specc.ir import (
     IngressIR,
     ModelIR,
     ProvenanceIR,
+    RegistryRefIR,
     ResourcesIR,
     SecretEnvIR,
     ServingIR,
     StorageRef,
 )
 from specc.quantity import canonical_quantity
-from specc.spec import DEFAULT_BACKEND, Defaults, Model, ServingSpec
+from specc.spec import DEFAULT_BACKEND, Defaults, Model, RegistryRef, ServingSpec
 
 AZURE_BLOB_SUFFIX = ".blob.core.windows.net"
 
@@ -42,6 +43,12 @@ def storage_ref(uri: str) -> StorageRef:
     if scheme == "https" and (parts.hostname or "").endswith(AZURE_BLOB_SUFFIX):
         scheme = "azure"
     return StorageRef(uri=uri, scheme=scheme)
+
+
+def registry_ref(ref: RegistryRef | None, path: Path) -> RegistryRefIR | None:
+    if ref is None:
+        return None
+    return RegistryRefIR(ref.provider, ref.model, ref.alias, ref.version, ref.tracking_uri, path)
 
 
 def model_backend(spec: ServingSpec, model: Model) -> str:
@@ -106,6 +113,7 @@ def lower_model(spec: ServingSpec, model: Model, index: int, options: Any) -> Mo
             traffic=canary.traffic,
             storage=storage_ref(canary.storage_uri) if canary.storage_uri else None,
             image=canary.image,
+            registry=registry_ref(canary.registry, (*path, "canary", "registry")),
         ) if canary else None,
         ingress=IngressIR(model.ingress.host, model.ingress.path) if model.ingress else None,
         metrics=bool(monitoring and monitoring.metrics),
@@ -114,6 +122,7 @@ def lower_model(spec: ServingSpec, model: Model, index: int, options: Any) -> Mo
         ) if model.provenance else None,
         options=options,
         path=path,
+        registry=registry_ref(model.registry, (*path, "registry")),
     )
 
 

@@ -57,6 +57,7 @@ from specc.spec import (
     IMAGE,
     KIND,
     PATTERN_MEANING,
+    SOURCE_KEYS,
     URI,
     Defaults,
     Model,
@@ -292,7 +293,8 @@ def structure_diagnostics(document: SourceDocument, errors: list[ErrorDetails],
             misspelt.add((*diagnostic.path[:-1], suggestion))
     return [d for e, d in zip(errors, diagnostics, strict=True)
             if not (e["type"] == "missing" and d.path in misspelt)
-            and not (e["type"] == "one_of" and {(*d.path, "storageUri"), (*d.path, "image")} & misspelt)]
+            and not (e["type"] == "one_of" and {(*d.path, key) for key in SOURCE_KEYS} & misspelt)
+            and not (e["type"] == "registry_selector" and {(*d.path, "alias"), (*d.path, "version")} & misspelt)]
 
 
 _YAML11_BOOLEANS = ("yes", "no", "on", "off", "y", "n")
@@ -318,6 +320,7 @@ def _describe(value: Any, raw: str | None = None) -> str:
         shown = raw if raw is not None and len(raw) <= 40 else str(value) if len(str(value)) <= 40 else "..."
         return f"a number ({shown})"
     if isinstance(value, str):
+        value = _redacted(value)
         return f"a string ('{value}')" if len(value) <= 60 else "a long string"
     if isinstance(value, dict):
         return "a mapping"
@@ -326,8 +329,18 @@ def _describe(value: Any, raw: str | None = None) -> str:
     return type(value).__name__
 
 
+_USERINFO = re.compile(r"(://)[^/?#@]*@")
+
+
+def _redacted(value: str) -> str:
+    """A value with any URI user information (user:password@) hidden: a diagnostic must never
+    repeat a credential, not even while refusing it."""
+    return _USERINFO.sub(r"\1***@", value)
+
+
 def _shown(value: Any) -> str:
     if isinstance(value, str):
+        value = _redacted(value)
         return f"'{value}'" if len(value) <= 80 else f"'{value[:77]}...'"
     return _describe(value)
 
@@ -398,6 +411,8 @@ def _diagnostic(document: SourceDocument, error: ErrorDetails, registry: Registr
                           span=document.span(loc), hint=hint)
     if kind == "one_of":
         return _one_of(document, loc, value)
+    if kind == "registry_selector":
+        return _registry_selector(document, loc, value)
     if kind == "null_value":
         name = loc[-1] if loc else "value"
         return Diagnostic("S203", f"'{name}' is empty (null)", path=loc, span=document.span(loc, key=True),
@@ -428,13 +443,27 @@ def _key_diagnostic(document: SourceDocument, path: Path, error: ErrorDetails,
 def _one_of(document: SourceDocument, loc: Path, value: Any) -> Diagnostic:
     what = "a canary" if loc[-1:] == ("canary",) else "a model"
     span = document.span(loc, key=True)
-    if isinstance(value, dict) and "storageUri" in value and "image" in value:
-        return Diagnostic("S207", f"{what} has both 'storageUri' and 'image'; it needs exactly one", path=loc,
-                          span=span, hint="keep 'storageUri' for model artifacts an engine loads, or 'image' "
-                          "for a serving image")
-    return Diagnostic("S207", f"{what} needs 'storageUri' or 'image'", path=loc, span=span,
+    given = [key for key in SOURCE_KEYS if isinstance(value, dict) and key in value]
+    if len(given) > 1:
+        listed = " and ".join(f"'{key}'" for key in given)
+        return Diagnostic("S207", f"{what} has {'both ' if len(given) == 2 else ''}{listed}; it needs exactly "
+                          "one", path=loc, span=span, hint="keep 'storageUri' for model artifacts an engine "
+                          "loads, 'registry' for a registry entry resolved when planning, or 'image' for a "
+                          "serving image")
+    return Diagnostic("S207", f"{what} needs 'storageUri', 'registry' or 'image'", path=loc, span=span,
                       hint="'storageUri' for model artifacts an engine loads (s3://..., gs://..., "
-                      "pvc://...), 'image' for a serving image")
+                      "pvc://...), 'registry' for a registry entry ({provider: mlflow, model: NAME, "
+                      "alias: champion}), 'image' for a serving image")
+
+
+def _registry_selector(document: SourceDocument, loc: Path, value: Any) -> Diagnostic:
+    span = document.span(loc, key=True)
+    if isinstance(value, dict) and "alias" in value and "version" in value:
+        return Diagnostic("S207", "a registry reference has both 'alias' and 'version'; it needs exactly one",
+                          path=loc, span=span, hint="an alias (champion) follows the registry; a version "
+                          "(\"3\") pins one")
+    return Diagnostic("S207", "a registry reference needs 'alias' or 'version'", path=loc, span=span,
+                      hint="e.g. alias: champion, or version: \"3\"")
 
 
 def _yes_no(value: str) -> str:

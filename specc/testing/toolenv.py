@@ -45,6 +45,12 @@ class EnvironmentSpec:
 
 _DEFINED: tuple[EnvironmentSpec, ...] = (
     # One entry per engine or service; `install` with no name installs them all.
+    EnvironmentSpec(
+        "mlflow", ("mlflow[auth]==3.17.2",),
+        "The MLflow tracking server and client that the registry tests run for real: `mlflow server` with "
+        "a SQLite store (and its basic-auth app, hence the `auth` extra) and MLflow's own client to "
+        "register models. 3.17.2 is the newest release whose mlflow-skinny is published beside it.",
+    ),
 )
 
 ENVIRONMENTS: dict[str, EnvironmentSpec] = {spec.name: spec for spec in _DEFINED}

@@ -3,7 +3,8 @@
 Takes the validated spec, the backend registry and a `Target`; for each model (but those whose
 registry reference is not resolved) calls its backend's `compile`, then runs the shared finishing
 pass once over everything, and returns a sorted `DesiredSet`. Raises `CompileError` (positioned at
-the models involved) when two models would produce the same object. Pure: must not read files, talk to a cluster or print.
+the models involved) when two models would produce the same object. Pure: must not read files, talk
+to a cluster or print.
 
 The finishing pass, the same for every backend:
 - namespace on every object;

@@ -18,6 +18,7 @@ converges from):
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -74,6 +75,7 @@ def apply_plan(plan: Plan, read: ClusterRead, target: ClusterTarget, registry: R
     cluster = target.cluster
     result = ApplyResult()
     writes_before = cluster.stats.writes
+    _CANCELLED.clear()  # a run in the same process starts uninterrupted
 
     def check_lock() -> None:
         if lock is not None:
@@ -167,7 +169,8 @@ def _upsert(cluster: Cluster, plan: Plan, read: ClusterRead, change: Change, opt
             if time.monotonic() >= deadline:
                 raise ApplyError.single("A707", f"{change.key} was not gone {options.delete_timeout:.0f}s after "
                                         "deleting it for replacement (finalizers?)")
-            time.sleep(0.5)
+            if _CANCELLED.wait(0.5):  # Ctrl-C in the main thread: stop waiting at once
+                raise ApplyError.single("A708", f"interrupted while waiting for {change.key} to be deleted")
     return cluster.apply(resource, body, force=options.force_conflicts)
 
 
@@ -182,8 +185,21 @@ def _run(concurrency: int, batch: Sequence[Change], work: Callable[[Change], Any
         except (ClusterError, ApplyError) as error:
             return error.diagnostics[0]
 
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(batch)))) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(batch))))
+    try:
         return list(pool.map(guarded, batch))
+    except BaseException:
+        # Ctrl-C (or any failure) in the main thread: workers waiting in a loop see the event and stop,
+        # queued work is dropped, so the interpreter's exit does not wait for every delete to finish.
+        _CANCELLED.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=False)
+
+
+# Set once when the main thread is interrupted: the process is about to exit 130.
+_CANCELLED = threading.Event()
 
 
 def _wait(cluster: Cluster, read: ClusterRead, registry: Registry, changes: Sequence[Change],

@@ -8,7 +8,9 @@ are imported inside the commands that need them, so `validate` and `render` star
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,7 +19,8 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from specc import __version__
-from specc.diagnostics import Diagnostic, SpeccError
+from specc.credentials import redact
+from specc.diagnostics import Diagnostic, SpeccError, printable
 from specc.report.diagnostics import diagnostics_text
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -28,9 +31,46 @@ def _kube_version(_: click.Context, __: click.Parameter, value: str | None) -> t
         return None
     try:
         major, minor = value.removeprefix("v").split(".")[:2]
-        return int(major), int(minor)
+        version = int(major), int(minor)
     except ValueError:
-        raise click.BadParameter(f"expected MAJOR.MINOR such as 1.30, got {value!r}") from None
+        raise click.BadParameter("expected MAJOR.MINOR such as 1.30") from None
+    if version[0] != 1 or not 0 <= version[1] <= 99:
+        raise click.BadParameter("expected a Kubernetes version 1.X such as 1.30")
+    return version
+
+
+class Seconds(click.ParamType):  # type: ignore[type-arg]
+    """A duration in seconds, bounded before use: finite, within [low, high] (no nan, inf, 1e12)."""
+
+    name = "SECONDS"
+
+    def __init__(self, low: float, high: float) -> None:
+        self.low, self.high = low, high
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, float):
+            number = value
+        else:
+            try:
+                number = float(str(value).strip())
+            except ValueError:
+                self.fail("expected a number of seconds", param, ctx)
+        if not math.isfinite(number) or not self.low <= number <= self.high:
+            self.fail(f"must be a number of seconds from {self.low:g} to {self.high:g}", param, ctx)
+        return number
+
+
+REQUEST_SECONDS = Seconds(0.1, 3600)
+WAIT_SECONDS = Seconds(0, 86400)
+
+
+def _namespace(_: click.Context, __: click.Parameter, value: str | None) -> str | None:
+    from specc.spec import DNS1123_LABEL
+
+    if value is not None and (len(value) > 63 or not re.fullmatch(DNS1123_LABEL, value)):
+        raise click.BadParameter("must be a namespace name (a DNS-1123 label: lowercase letters, digits and '-', "
+                                 "at most 63 characters)")
+    return value
 
 
 def kube_version_option(f: F) -> F:
@@ -128,7 +168,7 @@ def backends() -> None:
 @click.option("--backend", "backend", metavar="NAME", help="Compile every model for this backend.")
 @click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write one file per object into this directory instead of printing.")
-@click.option("--namespace", "-n", help="Override metadata.namespace of the spec.")
+@click.option("--namespace", "-n", callback=_namespace, help="Override metadata.namespace of the spec.")
 @kube_version_option
 @registry_timeout_option
 def render(file: str, backend: str | None, output_dir: Path | None, namespace: str | None,
@@ -144,9 +184,13 @@ def render(file: str, backend: str | None, output_dir: Path | None, namespace: s
     if output_dir is None:
         click.echo(dump_all(o.body for o in compiled.desired), nl=False)
         return
-    output_dir.mkdir(parents=True, exist_ok=True)
+    from specc.files import make_directory, write_file
+    from specc.targets import rendered_by_specc
+
+    make_directory(output_dir)
     for obj in compiled.desired:
-        (output_dir / file_name(obj.key)).write_text(dump(obj.body), encoding="utf-8")
+        write_file(output_dir / file_name(obj.key), dump(obj.body), owned=rendered_by_specc, within=output_dir,
+                   hint="render into an empty directory, or remove the file")
     click.echo(f"wrote {len(compiled.desired)} objects to {output_dir}")
 
 
@@ -156,20 +200,50 @@ def cluster_options(f: F) -> F:
     f = click.option("--kubeconfig", type=click.Path(dir_okay=False), envvar="KUBECONFIG",
                      help="Kubeconfig file (default: $KUBECONFIG or ~/.kube/config).")(f)
     f = click.option("--context", help="Kubeconfig context to use.")(f)
-    f = click.option("--namespace", "-n", help="Override metadata.namespace of the spec.")(f)
+    f = click.option("--namespace", "-n", callback=_namespace, help="Override metadata.namespace of the spec.")(f)
     f = click.option("--target", "target_spec", default="cluster", show_default=True, metavar="cluster|dir:PATH",
                      help="Where the objects live: the cluster, or a GitOps directory (one file per object).")(f)
-    f = click.option("--request-timeout", type=float, default=30.0, show_default=True,
-                     help="Seconds to wait for each API request.")(f)
+    f = click.option("--request-timeout", type=REQUEST_SECONDS, default=30.0, show_default=True,
+                     help="Seconds to wait for each API request, retries included (0.1 to 3600).")(f)
     return f
+
+
+def mask_option(f: F) -> F:
+    return click.option("--mask-all", is_flag=True, envvar="SPECC_MASK_ALL",
+                        help="Mask every field value, not only secrets (for output posted publicly).")(f)
 
 
 def _directory(target_spec: str) -> Path | None:
     if target_spec == "cluster":
         return None
-    if target_spec.startswith("dir:") and len(target_spec) > 4:
+    if target_spec.startswith("dir:") and len(target_spec) > 4 and "\0" not in target_spec:
         return Path(target_spec[4:])
     raise click.BadParameter("expected 'cluster' or 'dir:PATH'", param_hint="--target")
+
+
+def _refuse(option: str, reason: str) -> NoReturn:
+    """An option that would be silently ignored here: refused, with the reason."""
+    raise click.UsageError(f"{option} {reason}")
+
+
+# Options that act only on one kind of target; given on the command line for the other, they are refused.
+_CLUSTER_ONLY = ("kubeconfig", "context", "request_timeout", "force_conflicts", "create_namespace", "wait",
+                 "timeout", "lock_timeout")
+_DIR_ONLY = ("kube_version",)
+
+
+def _check_target_options(directory: Path | None) -> None:
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    given = [p for p in ctx.command.params
+             if p.name and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE]
+    for param in given:
+        flag = param.opts[0] if param.opts else str(param.name)
+        if directory is not None and param.name in _CLUSTER_ONLY:
+            _refuse(flag, "applies to a cluster, not to --target dir:")
+        if directory is None and param.name in _DIR_ONLY:
+            _refuse(flag, "applies only to --target dir: (a cluster is asked its version)")
 
 
 def _connection(kubeconfig: str | None, context: str | None, namespace: str | None, timeout: float) -> Any:
@@ -178,9 +252,10 @@ def _connection(kubeconfig: str | None, context: str | None, namespace: str | No
     return Connection(kubeconfig, context, namespace, timeout)
 
 
-def _print_plan(plan: Any, fmt: str, colour: bool) -> None:
+def _print_plan(plan: Any, fmt: str, colour: bool, mask_all: bool = False) -> None:
     from specc.report.plan import plan_json, plan_markdown, plan_text
 
+    plan = plan.masked() if mask_all else plan
     if fmt == "json":
         click.echo(plan_json(plan), nl=False)
     elif fmt == "markdown":
@@ -192,30 +267,31 @@ def _print_plan(plan: Any, fmt: str, colour: bool) -> None:
 def _save_plan(plan: Any, path: Path) -> None:
     import json
 
-    # The saved plan holds the objects to apply, unmasked (like Terraform's plan file): owner-only.
+    from specc.files import write_file
+    from specc.plan import is_saved_plan
+
+    # The saved plan holds the objects to apply, unmasked (like Terraform's plan file): owner-only. It
+    # replaces only an earlier saved plan: never the spec, another file, or anything through a symlink.
     text = json.dumps(plan.to_json(include_desired=True), indent=2, sort_keys=True) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(path, 0o600)
+    write_file(path, text, owned=is_saved_plan, mode=0o600, code="F805", hint=_PLAN_FILE_HINT)
+
+
+_PLAN_FILE_HINT = "choose a new file name for the plan (e.g. plan.json)"
 
 
 def _load_saved_plan(path: str) -> Any | None:
-    """A saved plan if `path` is one (JSON with a formatVersion), else None (a spec file)."""
-    import json
+    """A saved plan if `path` is one (JSON with a formatVersion, whatever its name), else None."""
+    from specc.files import FileRefused, read_regular
+    from specc.plan import Plan, saved_plan_data
 
-    from specc.plan import Plan
-
-    if not path.endswith(".json"):
+    if path == "-" or os.path.isdir(path):
         return None
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or "formatVersion" not in data:
-        return None
-    return Plan.from_json(data)
+        raw = read_regular(path)
+    except FileRefused:
+        return None  # reading it as a spec reports why
+    data = saved_plan_data(raw)
+    return Plan.from_json(data) if data is not None else None
 
 
 @cli.command()
@@ -230,16 +306,27 @@ def _load_saved_plan(path: str) -> Any | None:
 @click.option("--kube-version", callback=_kube_version, metavar="X.Y",
               help="For --target dir: compile for this version.")
 @click.option("--no-color", is_flag=True, help="Plain text output.")
+@mask_option
 @registry_timeout_option
 def plan(file: str, kubeconfig: str | None, context: str | None, namespace: str | None, target_spec: str,
          request_timeout: float, fmt: str, detailed_exitcode: bool, out: Path | None, force_conflicts: bool,
-         destroy: bool, kube_version: tuple[int, int] | None, no_color: bool, registry_timeout: float) -> None:
+         destroy: bool, kube_version: tuple[int, int] | None, no_color: bool, mask_all: bool,
+         registry_timeout: float) -> None:
     """Show what apply would change: + create, ~ update, - delete, -/+ replace."""
     from specc.source import read_spec
     from specc.workflow import plan_cluster, plan_directory
 
-    document = read_spec(file)
     directory = _directory(target_spec)
+    _check_target_options(directory)
+    if out is not None and directory is not None:
+        _refuse("-o/--out", "saves a plan for a cluster; for --target dir: run `specc apply FILE --target "
+                "dir:PATH`, which plans again and writes the files")
+    if out is not None:  # refused before any cluster request, not after the plan was made
+        from specc.files import check_replaceable
+        from specc.plan import is_saved_plan
+
+        check_replaceable(out, is_saved_plan, code="F805", hint=_PLAN_FILE_HINT)
+    document = read_spec(file)
     if directory is not None:
         result, _ = plan_directory(document, directory, kube_version=kube_version, namespace=namespace,
                                    destroy=destroy, resolve=None if destroy else _resolve_options(registry_timeout))
@@ -247,7 +334,7 @@ def plan(file: str, kubeconfig: str | None, context: str | None, namespace: str 
         cluster = _connection(kubeconfig, context, namespace, request_timeout).connect()
         result = plan_cluster(document, cluster, namespace=namespace, force_conflicts=force_conflicts,
                               destroy=destroy, resolve=None if destroy else _resolve_options(registry_timeout)).plan
-    _print_plan(result, fmt, colour=not no_color)
+    _print_plan(result, fmt, colour=not no_color, mask_all=mask_all)
     if out is not None:
         _save_plan(result, out)
         click.echo(f"Saved the plan to {out}; apply it with: specc apply {out}", err=True)
@@ -285,44 +372,48 @@ def _progress_printer(colour: bool) -> Callable[[Any], None]:
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @click.option("--force-conflicts", is_flag=True, help="Take over fields that other field managers own.")
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until the models are ready.")
-@click.option("--timeout", type=float, default=600.0, show_default=True, help="Seconds to wait for readiness.")
-@click.option("--lock-timeout", type=float, default=0.0, show_default=True,
-              help="Seconds to wait for another apply to release the lock.")
+@click.option("--timeout", type=WAIT_SECONDS, default=600.0, show_default=True,
+              help="Seconds to wait for readiness (0 to 86400).")
+@click.option("--lock-timeout", type=WAIT_SECONDS, default=0.0, show_default=True,
+              help="Seconds to wait for another apply to release the lock (0 to 86400).")
 @click.option("--create-namespace", is_flag=True, help="Create the namespace if it does not exist.")
 @click.option("--kube-version", callback=_kube_version, metavar="X.Y",
               help="For --target dir: compile for this version.")
 @click.option("--no-color", is_flag=True, help="Plain text output.")
+@mask_option
 @registry_timeout_option
 def apply(file: str, kubeconfig: str | None, context: str | None, namespace: str | None, target_spec: str,
           request_timeout: float, auto_approve: bool, force_conflicts: bool, wait: bool, timeout: float,
           lock_timeout: float, create_namespace: bool, kube_version: tuple[int, int] | None, no_color: bool,
-          registry_timeout: float) -> None:
+          mask_all: bool, registry_timeout: float) -> None:
     """Apply a spec (plan, confirm, apply) or a saved plan (exactly that plan, if nothing changed since)."""
     _run_apply(file, kubeconfig, context, namespace, target_spec, request_timeout, auto_approve, force_conflicts,
                wait, timeout, lock_timeout, create_namespace, kube_version, no_color, destroy=False,
-               registry_timeout=registry_timeout)
+               mask_all=mask_all, registry_timeout=registry_timeout)
 
 
 @cli.command()
 @click.argument("file", type=click.Path(allow_dash=True))
 @cluster_options
 @click.option("--auto-approve", is_flag=True, help="Delete without asking.")
-@click.option("--lock-timeout", type=float, default=0.0, show_default=True)
+@click.option("--lock-timeout", type=WAIT_SECONDS, default=0.0, show_default=True,
+              help="Seconds to wait for another run to release the lock (0 to 86400).")
 @click.option("--kube-version", callback=_kube_version, metavar="X.Y",
               help="For --target dir: compile for this version.")
 @click.option("--no-color", is_flag=True, help="Plain text output.")
+@mask_option
 def destroy(file: str, kubeconfig: str | None, context: str | None, namespace: str | None, target_spec: str,
             request_timeout: float, auto_approve: bool, lock_timeout: float,
-            kube_version: tuple[int, int] | None, no_color: bool) -> None:
+            kube_version: tuple[int, int] | None, no_color: bool, mask_all: bool) -> None:
     """Delete every object this spec owns (and its ApplySet parent)."""
     _run_apply(file, kubeconfig, context, namespace, target_spec, request_timeout, auto_approve, False, False,
-               600.0, lock_timeout, False, kube_version, no_color, destroy=True)
+               600.0, lock_timeout, False, kube_version, no_color, destroy=True, mask_all=mask_all)
 
 
 def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace: str | None, target_spec: str,
                request_timeout: float, auto_approve: bool, force_conflicts: bool, wait: bool, timeout: float,
                lock_timeout: float, create_namespace: bool, kube_version: tuple[int, int] | None, no_color: bool,
-               *, destroy: bool, registry_timeout: float = 10.0) -> None:
+               *, destroy: bool, mask_all: bool = False, registry_timeout: float = 10.0) -> None:
     from specc.apply import ApplyOptions
     from specc.registry import load_registry
     from specc.report.plan import plan_text
@@ -338,16 +429,37 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
 
     colour = not no_color
     resolve = _resolve_options(registry_timeout)
-    saved = None if destroy else _load_saved_plan(file)
+
+    def shown(plan: Any) -> str:
+        return plan_text(plan.masked() if mask_all else plan, colour=colour)
+
+    saved = _load_saved_plan(file)
     directory = _directory(target_spec)
+    if saved is not None:
+        if destroy:
+            raise click.UsageError(f"{file} is a saved plan; `specc destroy` takes the spec file (or save a "
+                                   "destroy plan with `specc plan --destroy -o PLAN` and apply that)")
+        if directory is not None:
+            raise click.UsageError("saved plans apply to clusters; for --target dir apply the spec file")
+        # A saved plan is applied exactly as it was made: options that would change what it does are refused.
+        if namespace is not None and namespace != saved.namespace:
+            _refuse("-n/--namespace", f"cannot change a saved plan's namespace (it was made for namespace "
+                    f"{saved.namespace}); plan again with -n {namespace}")
+        if create_namespace:
+            _refuse("--create-namespace", "cannot be used with a saved plan; give it to `specc plan`'s run "
+                    "of apply, or create the namespace first")
+        if kube_version is not None:
+            _refuse("--kube-version", "cannot be used with a saved plan: it was compiled when it was made")
+        if force_conflicts:
+            _refuse("--force-conflicts", "cannot be used with a saved plan; plan again with --force-conflicts")
+    else:
+        _check_target_options(directory)
     question = ("Do you really want to delete every object of this spec?" if destroy
                 else "Do you want to perform these actions?")
     if directory is not None:
-        if saved is not None:
-            raise click.UsageError("saved plans apply to clusters; for --target dir apply the spec file")
         result, target = plan_directory(read_spec(file), directory, kube_version=kube_version, namespace=namespace,
                                         destroy=destroy, resolve=None if destroy else resolve)
-        click.echo(plan_text(result, colour=colour), nl=False)
+        click.echo(shown(result), nl=False)
         if not result.has_changes or not _confirm(auto_approve, question):
             return
         written, removed = apply_directory(result, target)
@@ -376,7 +488,7 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
     first = plan_cluster(document, cluster, namespace=namespace, registry=registry, destroy=destroy, preview=False,
                          resolve=None if destroy else resolve)
     if not first.plan.has_changes and (first.read.parent is not None or destroy):
-        click.echo(plan_text(first.plan, colour=colour), nl=False)
+        click.echo(shown(first.plan), nl=False)
         click.echo("Apply complete: nothing to do.")
         return
     if create_namespace and not first.read.namespace_exists:
@@ -387,7 +499,7 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
         planned = plan_cluster(document, cluster, namespace=namespace, registry=registry,
                                force_conflicts=force_conflicts, destroy=destroy, preview_creates=False,
                                compiled=first.compiled)
-        click.echo(plan_text(planned.plan, colour=colour), nl=False)
+        click.echo(shown(planned.plan), nl=False)
         if not planned.plan.has_changes and planned.read.parent is not None:
             click.echo("Apply complete: nothing to do.")
             return
@@ -432,6 +544,9 @@ def force_unlock(file: str, lock_id: str, kubeconfig: str | None, context: str |
     from specc import lock as locking
     from specc.source import read_spec
 
+    if _directory(target_spec) is not None:
+        _refuse("--target dir:", "has no lock: only applies to a cluster take one (nothing was removed)")
+    _check_target_options(None)
     cluster = _connection(kubeconfig, context, namespace, request_timeout).connect()
     name, spec_namespace = _identity(None, read_spec(file), namespace)
     info = locking.force_unlock(cluster, spec_namespace, name, lock_id)
@@ -447,8 +562,9 @@ def force_unlock(file: str, lock_id: str, kubeconfig: str | None, context: str |
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
 @kube_version_option
 @click.option("--no-color", is_flag=True, help="Plain text output.")
+@mask_option
 def diff(old: str, new: str | None, base: str | None, fmt: str, detailed_exitcode: bool,
-         kube_version: tuple[int, int] | None, no_color: bool) -> None:
+         kube_version: tuple[int, int] | None, no_color: bool, mask_all: bool) -> None:
     """Review a spec change without a cluster: OLD and NEW spec files, or FILE with --base REV."""
     from specc.pipeline import compile_document
     from specc.registry import load_registry
@@ -458,19 +574,31 @@ def diff(old: str, new: str | None, base: str | None, fmt: str, detailed_exitcod
 
     if (new is None) == (base is None):
         raise click.UsageError("give OLD and NEW files, or one FILE with --base REV")
+    if base is not None and (base.startswith("-") or not base.strip()):
+        _refuse("--base", "must name a git revision (a branch, tag or commit), not an option")
     registry = load_registry()
+    from specc.objects import DesiredSet
+
     if base is not None:
         before_doc, after_doc = read_spec_at_revision(old, base), read_spec(old)
     else:
         assert new is not None
         before_doc, after_doc = read_spec(old), read_spec(new)
-    before = compile_document(before_doc, kube_version=kube_version, registry=registry)
     after = compile_document(after_doc, kube_version=kube_version, registry=registry)
     _echo_err(diagnostics_text(after.warnings))  # the new spec's warnings, as `validate` would show
     replace = {o.key: registry.backends[o.backend].replace_paths(o.body) for o in after.desired
                if o.backend in registry.backends}
-    review = diff_specs(before_doc.name, before.validated.ir.models, before.desired,
+    if before_doc is None:  # new in this change: everything is added
+        before_name = f"{base}:{old} (absent)"
+        before_models: tuple[Any, ...] = ()
+        before_desired = DesiredSet(after.desired.spec_name, after.desired.namespace, ())
+    else:
+        before = compile_document(before_doc, kube_version=kube_version, registry=registry)
+        before_name, before_models, before_desired = before_doc.name, before.validated.ir.models, before.desired
+    review = diff_specs(before_name, before_models, before_desired,
                         after_doc.name, after.validated.ir.models, after.desired, replace)
+    if mask_all:
+        review = review.masked()
     if fmt == "json":
         click.echo(review_json(review), nl=False)
     elif fmt == "markdown":
@@ -495,7 +623,13 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         click.echo("aborted", err=True)
         sys.exit(1)
     except click.ClickException as error:
-        error.show()
+        # Shown like click's own messages, but escaped and redacted: an option's value is user input.
+        message = printable(redact(error.format_message()))
+        ctx = getattr(error, "ctx", None)
+        if isinstance(error, click.UsageError) and ctx is not None:
+            click.echo(ctx.get_usage(), err=True)
+            click.echo(f"Try '{ctx.command_path} {ctx.help_option_names[0]}' for help.\n", err=True)
+        click.echo(f"Error: {message}", err=True)
         sys.exit(1 if error.exit_code == 2 else error.exit_code)  # usage errors: 1, like other errors
     except click.exceptions.Exit as exit_:
         sys.exit(exit_.exit_code)
@@ -505,7 +639,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except Exception as error:  # never a traceback for a user; SPECC_DEBUG=1 shows it
         if os.environ.get("SPECC_DEBUG"):
             raise
-        click.echo(f"specc: internal error: {type(error).__name__}: {error} "
+        click.echo(f"specc: internal error: {type(error).__name__}: {printable(redact(str(error)))} "
                    "(set SPECC_DEBUG=1 for details and please report it)", err=True)
         sys.exit(1)
     sys.exit(0)

@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from specc import __version__
+from specc.credentials import redact
 from specc.diagnostics import ClusterError, Diagnostic, Severity
 
 FIELD_MANAGER = "specc"
@@ -113,22 +114,6 @@ class CallStats:
         return sum(n for m, n in self.counts.items() if m in ("POST", "PUT", "PATCH", "DELETE"))
 
 
-_CREDENTIAL_PATTERNS = (
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
-    re.compile(r"(?i)((?:token|password|client-key-data|client-certificate-data)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"),
-)
-
-
-def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Remove credentials from a message: known secret values, bearer tokens, `token: x` pairs."""
-    for secret in secrets:
-        if secret and len(secret) >= 6:
-            text = text.replace(secret, "<redacted>")
-    for pattern in _CREDENTIAL_PATTERNS:
-        text = pattern.sub(r"\1<redacted>", text)
-    return text
-
-
 class Cluster:
     """A connection to one API server. Thread-safe: apply runs writes of a stage concurrently."""
 
@@ -155,6 +140,17 @@ class Cluster:
         except ImportError as exc:  # pragma: no cover - a dependency
             raise _error("K510", f"the kubernetes client is not installed: {exc}") from None
         configuration = client.Configuration()
+        files = check_kubeconfig(kubeconfig)
+        if not files and context is None:
+            try:
+                config.load_incluster_config(client_configuration=configuration)
+            except ConfigException:
+                raise _error("K510", f"no kubeconfig: {DEFAULT_KUBECONFIG} does not exist and specc is not "
+                             "running in a cluster", hint="pass --kubeconfig FILE or set KUBECONFIG") from None
+            return cls._make(configuration, "in-cluster", policy)
+        if not files:
+            raise _error("K510", f"no kubeconfig to find context '{context}' in: {DEFAULT_KUBECONFIG} does not "
+                         "exist", hint="pass --kubeconfig FILE or set KUBECONFIG")
         try:
             try:
                 contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
@@ -172,7 +168,8 @@ class Cluster:
         except ClusterError:
             raise
         except Exception as exc:  # kubeconfig parsing, exec plugins: all become one clear error
-            raise _error("K510", f"cannot load kubeconfig: {redact(str(exc))}",
+            detail = " ".join(str(exc).replace("\\n", "\n").split())  # one line, no literal "\n"
+            raise _error("K510", f"cannot load kubeconfig {', '.join(files)}: {redact(detail)}",
                          hint="check KUBECONFIG / --kubeconfig and --context") from None
         return cls._make(configuration, chosen["name"], policy)
 
@@ -235,7 +232,8 @@ class Cluster:
         try:
             response = self._api.rest_client.pool_manager.request(
                 request.method, self.server + request.url_path(), body=body, headers=headers,
-                timeout=urllib3.Timeout(connect=self.policy.connect_timeout, read=self.policy.read_timeout),
+                timeout=urllib3.Timeout(connect=self.policy.connect_timeout, read=self.policy.read_timeout,
+                                        total=self.policy.connect_timeout + self.policy.read_timeout),
                 retries=False, preload_content=True,
             )
         except urllib3.exceptions.HTTPError as exc:
@@ -457,6 +455,58 @@ def _causes(payload: Any) -> list[str]:
         field_name, message = cause.get("field"), cause.get("message")
         out.append(f"{field_name}: {message}" if field_name else str(message))
     return out
+
+
+DEFAULT_KUBECONFIG = "~/.kube/config"
+_KUBECONFIG_LISTS = ("clusters", "contexts", "users")
+
+
+def check_kubeconfig(kubeconfig: str | None) -> list[str]:
+    """The kubeconfig files that will be read (`--kubeconfig`/KUBECONFIG may list several, separated
+    by ':'; none when the default file is absent), each checked first so that a broken one gets a
+    message naming it and what is wrong, not the client library's: missing, not a regular file
+    (a FIFO would block), not YAML, or `clusters`/`contexts`/`users` that are not lists."""
+    import os
+
+    import yaml
+
+    from specc.files import FileRefused, read_regular
+
+    paths = [p for p in (kubeconfig or "").split(os.pathsep) if p] if kubeconfig else []
+    if not paths:
+        default = os.path.expanduser(DEFAULT_KUBECONFIG)
+        if not os.path.exists(default):
+            return []
+        paths = [default]
+    for path in paths:
+        if not os.path.exists(path):
+            raise _error("K510", f"kubeconfig {path} does not exist", hint="check KUBECONFIG / --kubeconfig")
+        try:
+            raw = read_regular(os.path.expanduser(path), 16 * 1024 * 1024, code="K510")
+        except FileRefused as refused:
+            raise _error("K510", f"kubeconfig {refused.diagnostics[0].message}",
+                         hint="check KUBECONFIG / --kubeconfig") from None
+        try:
+            data = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+            raise _error("K510", f"kubeconfig {path}{where} is not valid YAML",
+                         hint="check KUBECONFIG / --kubeconfig") from None
+        if data is None:
+            raise _error("K510", f"kubeconfig {path} is empty", hint="check KUBECONFIG / --kubeconfig")
+        if not isinstance(data, dict):
+            raise _error("K510", f"kubeconfig {path} is not a kubeconfig (expected a mapping with clusters, "
+                         "contexts and users)", hint="check KUBECONFIG / --kubeconfig")
+        for key in _KUBECONFIG_LISTS:
+            if data.get(key) is not None and not isinstance(data[key], list):
+                raise _error("K510", f"kubeconfig {path}: '{key}' must be a list",
+                             hint="check the file against `kubectl config view`")
+            for entry in data.get(key) or []:
+                if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                    raise _error("K510", f"kubeconfig {path}: every entry of '{key}' needs a name",
+                                 hint="check the file against `kubectl config view`")
+    return paths
 
 
 def _error(code: str, message: str, hint: str | None = None) -> ClusterError:

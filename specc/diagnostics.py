@@ -13,6 +13,7 @@ Codes are stage-coded, as in sqlfluff: the letter says which stage found the pro
     K  cluster    (the API server refused or failed)
     P  plan       (a saved plan, a plan that cannot be made)
     A  apply      (ordering, readiness, the lock, pruning)
+    F  files      (a file specc must not read, overwrite or write through: `specc.files`)
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from specc.credentials import redact
 
 PathPart = str | int
 Path = tuple[PathPart, ...]
@@ -76,6 +79,12 @@ class Diagnostic:
     span: Span | None = None
     severity: Severity = Severity.ERROR
     hint: str | None = None
+
+    def __post_init__(self) -> None:
+        # Every message passes here: one that quotes user input never repeats a credential in it.
+        object.__setattr__(self, "message", redact(self.message))
+        if self.hint is not None:
+            object.__setattr__(self, "hint", redact(self.hint))
 
     def sort_key(self) -> tuple[str, int, int, str, str]:
         if self.span is None:

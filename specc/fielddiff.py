@@ -21,9 +21,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from specc.credentials import sensitive_name, sensitive_value
+
 ABSENT: Any = type("Absent", (), {"__repr__": lambda self: "<absent>"})()
 
-SENSITIVE_ENV = re.compile(r"(?i)(pass(word)?|secret|token|api[-_]?key|credential|private[-_]?key|auth)")
 SENSITIVE_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
 MASK = "(sensitive value)"
 
@@ -34,6 +35,16 @@ class FieldChange:
     before: Any
     after: Any
     sensitive: bool = False
+
+    def __post_init__(self) -> None:
+        # Masked by value as well as by place: a credential-shaped value (`postgres://u:pw@db`,
+        # `AccountKey=`, a presigned URL) is hidden wherever it appears, before or after.
+        if not self.sensitive and (_secret_shaped(self.before) or _secret_shaped(self.after)):
+            object.__setattr__(self, "sensitive", True)
+
+    def masked(self) -> FieldChange:
+        """This change with both values hidden (`--mask-all`, for output posted publicly)."""
+        return FieldChange(self.path, self.before, self.after, True)
 
     @property
     def kind(self) -> str:
@@ -48,6 +59,15 @@ class FieldChange:
         if not self.sensitive:
             return self.before, self.after
         return (ABSENT if self.before is ABSENT else MASK, ABSENT if self.after is ABSENT else MASK)
+
+
+def _secret_shaped(value: Any) -> bool:
+    return isinstance(value, str) and sensitive_value(value)
+
+
+# Lists of `{name, value}` items whose value is masked when the name says it is a secret: a container's
+# `env`, BentoDeployment `spec.envs` (resources.yatai.ai/v2alpha1).
+_NAMED_VALUE_LISTS = ("env", "envs")
 
 
 # -- "is the live object already what we want?" -----------------------------------------------------
@@ -299,10 +319,10 @@ def _sensitive(kind: str, root: Any, path: tuple[Any, ...]) -> bool:
         return True
     if len(path) >= 3 and path[0] == "metadata" and path[1] == "annotations" and path[2] in SENSITIVE_ANNOTATIONS:
         return True
-    # A literal env value whose name says it is a secret: `env[name=API_TOKEN].value`.
+    # A literal value whose name says it is a secret: `env[name=API_TOKEN].value`, `envs[name=DB_PASSWORD].value`.
     for i, part in enumerate(path):
-        if part == "env" and len(path) > i + 2 and path[i + 2] == "value":
+        if part in _NAMED_VALUE_LISTS and len(path) > i + 2 and path[i + 2] == "value":
             item = _get(root, path[: i + 2])
-            if isinstance(item, dict) and SENSITIVE_ENV.search(str(item.get("name", ""))):
+            if isinstance(item, dict) and sensitive_name(str(item.get("name", ""))):
                 return True
     return False

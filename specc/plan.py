@@ -18,7 +18,7 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -157,6 +157,12 @@ class Plan:
     def migration_for(self, model: str) -> Migration | None:
         return next((m for m in self.migrations if m.model == model), None)
 
+    def masked(self) -> Plan:
+        """The plan with every field value hidden, for output posted publicly (`--mask-all`); the
+        objects to apply are kept."""
+        return replace(self, changes=tuple(replace(c, fields=tuple(f.masked() for f in c.fields))
+                                           for c in self.changes))
+
     def to_json(self, *, include_desired: bool = False) -> dict[str, Any]:
         """The plan as data (format `PLAN_FORMAT_VERSION`); secrets masked unless writing the
         saved-plan file, which also carries the desired objects (`include_desired`)."""
@@ -244,6 +250,23 @@ class Plan:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PlanError.single("P602", f"saved plan is malformed: {type(exc).__name__}: {exc}") from None
+
+
+def saved_plan_data(raw: bytes) -> dict[str, Any] | None:
+    """The data of a saved plan (`specc plan -o`) if `raw` is one, else None: JSON whose top level
+    has `formatVersion` and `changes`, whatever the file is called."""
+    if raw.lstrip()[:1] != b"{":
+        return None
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) and "formatVersion" in data and "changes" in data else None
+
+
+def is_saved_plan(raw: bytes) -> bool:
+    """Did specc write this file as a saved plan? (`plan -o` replaces nothing else.)"""
+    return saved_plan_data(raw) is not None
 
 
 def spec_digest(data: Any) -> str:

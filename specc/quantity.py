@@ -5,7 +5,11 @@ would store (`500m`, `1`, `2Gi`, `1e3`), following k8s.io/apimachinery `Quantity
 amounts use the largest power of 1024 that divides them exactly (below 1024, or when not whole, they
 are written as decimal SI); decimal amounts use the largest power of 1000 that leaves a whole number;
 precision below nano is rounded up. specc emits canonical quantities so a live object compares equal
-to the desired one without asking the server. Pure.
+to the desired one without asking the server. `quantity_problem` bounds a quantity before anything
+computes with it: apimachinery caps a quantity at 2^63-1 (k8s.io/apimachinery pkg/api/resource
+quantity.go: "Numbers larger or more precise will be capped or rounded up"), and an exponent
+such as `1e99999999999` would otherwise make exact arithmetic run for ever; it is kept to what the JSON
+Schema can say (a length and a pattern). Pure.
 """
 
 from __future__ import annotations
@@ -20,10 +24,34 @@ _BINARY_SUFFIX = {v: k for k, v in _BINARY.items()}
 _FORM = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$")
 
 
+MAX_LENGTH = 64  # far longer than any real quantity; keeps every computation on it small
+MAX_VALUE = 2**63 - 1  # for numbers written unquoted (the JSON Schema's `maximum`)
+MAX_EXPONENT_DIGITS = 2  # `1e99` at most; both bounds are what the JSON Schema can say too
+
+
+def quantity_problem(text: str) -> str | None:
+    """Why a quantity is out of bounds (too long, an exponent of more than two digits), or None.
+    Cheap whatever `text` is; called before anything computes with it."""
+    if len(text) > MAX_LENGTH:
+        return f"is {len(text)} characters long; a quantity has at most {MAX_LENGTH}"
+    match = _FORM.match(text)
+    if match is not None and _exponent_form(match.group(2) or ""):
+        digits = match.group(2)[1:].lstrip("+-")
+        if len(digits) > MAX_EXPONENT_DIGITS:
+            return (f"has an exponent of {len(digits)} digits; Kubernetes caps quantities at 2^63-1, so an "
+                    f"exponent has at most {MAX_EXPONENT_DIGITS}")
+    return None
+
+
+def _exponent_form(suffix: str) -> bool:
+    """`e3`, `E-2`: an exponent; `E` alone is the exa suffix, `Ei` exbi."""
+    return len(suffix) > 1 and suffix[0] in "eE" and suffix not in _BINARY
+
+
 def canonical_quantity(text: str) -> str:
     match = _FORM.match(text)
-    if match is None:
-        return text
+    if match is None or quantity_problem(text) is not None:
+        return text  # validation refuses these; never compute with them
     number, suffix = match.group(1), match.group(2) or ""
     value = Fraction(number)
     if suffix in _BINARY:
@@ -37,7 +65,7 @@ def canonical_quantity(text: str) -> str:
             amount //= 1024
             power += 1
         return f"{amount}{_BINARY_SUFFIX.get(power, '')}"
-    if suffix[:1] in ("e", "E"):
+    if _exponent_form(suffix):
         exponent = int(suffix[1:])
         value *= Fraction(10) ** exponent
         return _decimal_exponent(value)

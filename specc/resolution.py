@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from specc.fielddiff import SENSITIVE_ENV
+from specc.credentials import sensitive_name, sensitive_value
 from specc.registry_api import Reference
 
 
@@ -51,7 +51,8 @@ class Resolution:
 
     def to_json(self) -> dict[str, Any]:
         def masked(tags: Mapping[str, str]) -> dict[str, str]:
-            return {k: "(sensitive value)" if SENSITIVE_ENV.search(k) else v for k, v in sorted(tags.items())}
+            return {k: "(sensitive value)" if sensitive_name(k) or sensitive_value(v) else v
+                    for k, v in sorted(tags.items())}
 
         return {
             "model": self.model, "role": self.role, "provider": self.provider, "reference": self.reference,

@@ -27,6 +27,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from specc.backend_api import Target
+from specc.credentials import uri_credential
 from specc.diagnostics import Diagnostic, DiagnosticCollector, Path, Severity, SpeccError, did_you_mean
 from specc.ir import ModelIR, ProvenanceIR, RegistryRefIR, ServingIR
 from specc.lower import storage_ref
@@ -125,6 +126,11 @@ def lookup(ref: Reference, providers: Providers, options: ResolveOptions) -> tup
                             did_you_mean(ref.provider, providers.providers) or "see the README's registry "
                             "section for writing one")
     endpoint = provider.endpoint(ref, options.env())
+    why = uri_credential(endpoint.base_uri)
+    if why is not None:  # whatever the plugin read: messages name the endpoint, so it must hold none
+        raise RegistryFault("config", f"the registry's address has a credential in it ({why}); it is not used "
+                            "or shown", "pass credentials through the environment the registry plugin reads "
+                            "(for MLflow: MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME/PASSWORD)")
     return provider.resolve(ref, HttpJsonApi(endpoint, options.timeout)), endpoint.base_uri
 
 

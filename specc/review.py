@@ -8,7 +8,7 @@ Takes two validated specs (their models and what they compile to); returns a `Sp
 - per Kubernetes object: a `Plan` of the new spec's objects against the old spec's, which play the
   part of the live state (as for a directory target), so the vocabulary, masking and replace rules
   are exactly those of `specc plan`;
-- the warnings a reviewer must not miss (W801-W807, see `_warnings`; W808 the namespace moves; W809 a
+- the warnings a reviewer must not miss (W801-W807, see `_warnings`; W808 the namespace moves; W810 a
   changed model's objects depend on a registry and are not compared).
 
 A model is "renamed" when a removed and an added model have the same settings, or failing that the
@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from specc import applyset
+from specc.credentials import sensitive_name
 from specc.diagnostics import Diagnostic, Path, Severity
-from specc.fielddiff import ABSENT, SENSITIVE_ENV, FieldChange, field_changes
+from specc.fielddiff import ABSENT, FieldChange, field_changes
 from specc.ir import ModelIR, RegistryRefIR
 from specc.objects import DesiredSet, ObjectKey
 from specc.plan import Action, Change, LiveState, Plan, make_plan
@@ -78,6 +79,12 @@ class SpecDiff:
     plan: Plan
     warnings: tuple[Diagnostic, ...]
     spec_fields: tuple[FieldChange, ...] = ()  # metadata.name / metadata.namespace of the spec
+
+    def masked(self) -> SpecDiff:
+        """Every value hidden (`--mask-all`): settings, spec fields and object fields."""
+        return dataclasses.replace(
+            self, plan=self.plan.masked(), spec_fields=tuple(f.masked() for f in self.spec_fields),
+            models=tuple(dataclasses.replace(m, fields=tuple(f.masked() for f in m.fields)) for m in self.models))
 
     @property
     def has_changes(self) -> bool:
@@ -151,7 +158,7 @@ def settings_changes(before: Any, after: Any) -> tuple[FieldChange, ...]:
     def secret(change: FieldChange) -> bool:
         match = _ENV_PATH.match(change.path)
         name = match and (match.group("plain") or match.group("quoted"))
-        return bool(name and SENSITIVE_ENV.search(name))
+        return bool(name and sensitive_name(name))
 
     return tuple(dataclasses.replace(c, sensitive=True) if secret(c) else c
                  for c in field_changes(before, after))
@@ -241,7 +248,7 @@ def diff_specs(old_name: str, old_models: tuple[ModelIR, ...], old_desired: Desi
     for name in sorted(d.name for d, _, after in pairs if after is not None and after.unresolved
                        and d.status != "unchanged"):
         warnings.append(Diagnostic(
-            "W809", f"model {name} takes its artifacts from a model registry: its objects are resolved when "
+            "W810", f"model {name} takes its artifacts from a model registry: its objects are resolved when "
             "planning, so this review shows its spec changes only", severity=Severity.WARNING,
             hint="run specc plan to see the version the registry resolves to now"))
     if old_desired.namespace != new_desired.namespace:

@@ -8,11 +8,13 @@ objects (backend-specific limits, e.g. the names a backend derives, are the back
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
+from specc.credentials import sensitive_name, sensitive_value, uri_credential
 from specc.diagnostics import Path, Severity, did_you_mean
 from specc.ir import ModelIR, StorageRef
 from specc.lower import origin
@@ -50,6 +52,7 @@ def check_spec(spec: ServingSpec, models: dict[int, ModelIR],
     if spec.defaults is not None:
         names = [s.name for s in spec.defaults.secret_env or ()]
         yield from _secret_env(("defaults",), spec.defaults.env, names)
+        yield from _literal_secrets(("defaults",), spec.defaults.env)
     for index, model in sorted(models.items()):
         for finding in _model_rules(spec, index, model):
             yield replace(finding, model=index)
@@ -110,7 +113,7 @@ def _model_rules(spec: ServingSpec, index: int, model: ModelIR) -> Iterator[Find
     if written_model.registry is not None:
         yield from _registry_rules(written_model.registry, ("models", index, "registry"))
         if written_model.provenance is not None:
-            yield Finding("R314", ("models", index, "provenance"),
+            yield Finding("R317", ("models", index, "provenance"),
                           "'provenance' is filled in from the registry for a model with 'registry'",
                           "remove it: specc records the resolved version, run id and registry URI itself")
     if written_model.canary is not None and written_model.canary.registry is not None:
@@ -137,7 +140,13 @@ def _model_rules(spec: ServingSpec, index: int, model: ModelIR) -> Iterator[Find
     if model.canary is not None and model.canary.image is not None:
         yield from _image_rules(model.canary.image, ("models", index, "canary", "image"))
     yield from _resources(spec, index, model)
+    if model.ingress is not None:
+        yield from _ingress_rules(model.ingress.host, model.ingress.path, ("models", index, "ingress"))
+    if model.provenance is not None:
+        yield from credential_findings(model.provenance.uri, ("models", index, "provenance", "uri"),
+                                       "provenance.uri")
     written = spec.models[index]
+    yield from _literal_secrets(("models", index), written.env)
     yield from _secret_env(("models", index), written.env, [s.name for s in written.secret_env or ()])
     scaling = model.autoscaling
     if scaling and scaling.metric in ("cpu", "memory") and scaling.target > 1000:
@@ -207,26 +216,21 @@ def _registry_rules(ref: RegistryRef, path: Path) -> Iterator[Finding]:
     at = (*path, "trackingUri")
     scheme = ref.tracking_uri.split("://", 1)[0]
     if scheme not in TRACKING_SCHEMES:
-        yield Finding("R313", at, f"specc reaches a registry over HTTP(S); '{scheme}://' is not supported",
+        yield Finding("R316", at, f"specc reaches a registry over HTTP(S); '{scheme}://' is not supported",
                       "give the tracking server's address, e.g. https://mlflow.example.com")
         return
     try:
-        parts = urlsplit(ref.tracking_uri)
-        has_credentials = bool(parts.username or parts.password)
-        hostname = parts.hostname
+        hostname = urlsplit(ref.tracking_uri).hostname
     except ValueError:
-        yield Finding("R313", at, "the tracking URI is not a valid URI")
+        yield Finding("R316", at, "the tracking URI is not a valid URI")
         return
-    if has_credentials:
-        yield Finding("R313", at, "credentials must not be written into the tracking URI",
+    why = uri_credential(ref.tracking_uri)
+    if why is not None:
+        yield Finding("R316", at, f"credentials must not be written into the tracking URI: {why}",
                       "set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, "
                       "in the environment of specc")
-    elif parts.query and re.search(r"(?i)(token|secret|password|passwd|key|auth|credential|signature)",
-                                   parts.query):
-        yield Finding("R313", at, "the tracking URI's query looks like it carries a credential",
-                      "set MLFLOW_TRACKING_TOKEN in the environment of specc instead")
     if not hostname:
-        yield Finding("R313", at, f"{scheme}:// needs a host", f"write {scheme}://<host>[:<port>]")
+        yield Finding("R316", at, f"{scheme}:// needs a host", f"write {scheme}://<host>[:<port>]")
 
 
 def storage_findings(storage: StorageRef, path: Path) -> Iterator[Finding]:
@@ -244,9 +248,10 @@ def _storage_rules(storage: StorageRef, path: Path) -> Iterator[Finding]:
     except ValueError as exc:  # the URI pattern keeps these out; never let one crash validation
         yield Finding("R304", path, f"'{storage.uri}' is not a valid URI: {exc}")
         return
-    if parts.username or parts.password:
-        yield Finding("R304", path, "credentials must not be written into a storage URI",
-                      "put them in a Secret and reference it from secretEnv or a service account")
+    credentials = list(credential_findings(storage.uri, path, "a storage URI"))
+    if credentials:  # the other checks would only quote the URI, credentials and all
+        yield from credentials
+        return
     if any(segment == ".." for segment in parts.path.split("/")):
         yield Finding("R304", path, "'..' is not allowed in a storage path", "write the path without '..'")
     if storage.scheme == "http":
@@ -271,6 +276,52 @@ def _storage_rules(storage: StorageRef, path: Path) -> Iterator[Finding]:
                           "use hf://<owner>/<model>[:<revision>], e.g. hf://google-bert/bert-base-uncased")
     if scheme == "oci" and not parts.netloc:
         yield Finding("R304", path, "oci:// needs a registry", "write oci://<registry>/<repository>:<tag>")
+
+
+def credential_findings(uri: str, path: Path, what: str) -> Iterator[Finding]:
+    """A URI field holding a credential (userinfo, a signed or tokenised query, a connection-string
+    key): refused for every URI field (storage, canary, provenance, registry, logging sink). The message
+    says what was found, never the value (`specc.credentials.uri_credential`)."""
+    reason = uri_credential(uri)
+    if reason is not None:
+        yield Finding("R304", path, f"credentials must not be written into {what}: {reason}",
+                      "put them in a Secret and reference it from secretEnv or a service account; a "
+                      "presigned or SAS URL expires and leaks into every object and log")
+
+
+def _literal_secrets(base: Path, env: dict[str, str] | None) -> Iterator[Finding]:
+    """A literal env value that is a secret by its name or its shape: it would be stored in the
+    Deployment for anyone who can read it. Masked in every output; a warning names the better way."""
+    for name, value in (env or {}).items():  # file order, as every other finding
+        if value and (sensitive_name(name) or sensitive_value(value)):
+            yield Finding("R313", (*base, "env", name), f"'{name}' looks like a secret written as a literal "
+                          "value: it is stored in the objects for anyone who can read them",
+                          "move it to a Secret and reference it from secretEnv", severity=Severity.WARNING)
+
+
+# Kubernetes networking validation (pkg/apis/networking/validation/validation.go, invalidPathSequences
+# and invalidPathSuffixes @ v1.20.2 and master) refuses these in Prefix and Exact paths.
+_BAD_PATH_SEQUENCES = ("//", "/./", "/../")
+_BAD_PATH_SUFFIXES = ("/..", "/.")
+
+
+def _ingress_rules(host: str, path: str, base: Path) -> Iterator[Finding]:
+    bare = host.removeprefix("*.")
+    try:
+        ipaddress.ip_address(bare)
+    except ValueError:
+        pass
+    else:
+        # pkg/apis/networking/validation: "must be a DNS name, not an IP address".
+        yield Finding("R314", (*base, "host"), "an Ingress host must be a DNS name, not an IP address",
+                      "leave the host out of the spec only if every host may reach the model; otherwise "
+                      "give its DNS name")
+    bad = next((s for s in _BAD_PATH_SEQUENCES if s in path), None)
+    if bad is None and path != "/":
+        bad = next((s for s in _BAD_PATH_SUFFIXES if path.endswith(s)), None)
+    if bad is not None:
+        yield Finding("R314", (*base, "path"), f"an Ingress path must not contain '{bad}'",
+                      "write the path without empty, '.' or '..' segments")
 
 
 def _scheme_hint(scheme: str) -> str:

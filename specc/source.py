@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
@@ -131,15 +133,40 @@ def read_spec(path: str, *, display_name: str | None = None) -> SourceDocument:
             size = fs_path.stat().st_size
             if size > MAX_BYTES:
                 raise _too_big(name, size)
-            with fs_path.open("rb") as handle:
-                raw = handle.read(MAX_BYTES + 1)
+            raw = _read_file(fs_path, name)
     except OSError as exc:
         raise _fail(name, "L101", f"cannot read file: {exc.strerror or exc}") from None
+    if raw.lstrip()[:1] == b"{" and _saved_plan(raw):
+        raise _fail(name, "L110", "is a saved plan (specc plan -o), not a spec",
+                    hint=f"apply it with `specc apply {name}`; plan, render and destroy take the spec file")
     return parse_spec(raw, name)
 
 
-def read_spec_at_revision(path: str, revision: str) -> SourceDocument:
-    """Read a spec as it was at a git revision (`git show REV:PATH`), for reviewing changes."""
+def _saved_plan(raw: bytes) -> bool:
+    from specc.plan import is_saved_plan  # only for JSON input: validate must start fast
+
+    return is_saved_plan(raw)
+
+
+def _read_file(path: FsPath, name: str) -> bytes:
+    """A spec's bytes. A FIFO, a device or a socket is refused without being opened for reading
+    (opening a FIFO waits for a writer forever); symlinks to regular files are followed."""
+    from specc.files import kind_of
+
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise _fail(name, "L101", f"is {kind_of(info.st_mode)}, not a spec file",
+                    hint="pass a regular file, or '-' to read standard input")
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # replaced since the stat
+            raise _fail(name, "L101", "is not a regular file", hint="pass a regular file")
+        return handle.read(MAX_BYTES + 1)
+
+
+def read_spec_at_revision(path: str, revision: str) -> SourceDocument | None:
+    """Read a spec as it was at a git revision (`git show REV:PATH`), for reviewing changes; None when
+    the file did not exist there (a spec new in this change)."""
     import subprocess  # here, not at the top: `specc validate` never needs it, and start-up time counts
 
     fs_path = FsPath(path).resolve()
@@ -149,11 +176,17 @@ def read_spec_at_revision(path: str, revision: str) -> SourceDocument:
             ["git", "rev-parse", "--show-toplevel"],
             cwd=fs_path.parent, capture_output=True, text=True, check=True, timeout=30,
         ).stdout.strip()
+        if revision.startswith("-"):  # an option to git, not a revision
+            raise _fail(name, "L101", "a revision cannot start with '-'", hint="name a branch, tag or commit")
         base = subprocess.run(
-            ["git", "merge-base", revision, "HEAD"],
+            ["git", "merge-base", "--end-of-options", revision, "HEAD"],
             cwd=top, capture_output=True, text=True, check=True, timeout=30,
         ).stdout.strip()
         relative = fs_path.relative_to(FsPath(top).resolve()).as_posix()
+        present = subprocess.run(["git", "cat-file", "-e", f"{base}:{relative}"], cwd=top, capture_output=True,
+                                 check=False, timeout=30)
+        if present.returncode != 0:
+            return None
         shown = subprocess.run(
             ["git", "show", f"{base}:{relative}"],
             cwd=top, capture_output=True, check=True, timeout=30,
@@ -178,7 +211,21 @@ def parse_spec(raw: bytes | str, name: str) -> SourceDocument:
     text = _decode(raw, name) if isinstance(raw, bytes) else raw
     if len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise _too_big(name, None)
-    return _Composer(name, text).compose()
+    # YAML 1.2 allows tabs as separation whitespace (`key:<TAB>value`); ruamel's scanner refuses a tab
+    # where it looks for the next token. Such a tab is never content, so it is read as a space (same
+    # column) and the text parsed again, a bounded number of times (each pass parses the whole text).
+    budget = max(1, min(50, 2_000_000 // max(1, len(text))))
+    while True:
+        try:
+            return _Composer(name, text, tabs_as_spaces=budget > 0).compose()
+        except _SeparationTab as tab:
+            text = text[:tab.offset] + " " + text[tab.offset + 1:]
+            budget -= 1
+
+
+class _SeparationTab(Exception):  # noqa: N818 - internal signal, never leaves this module
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
 
 
 def _fail(name: str, code: str, message: str, *, line: int = 1, col: int = 1,
@@ -267,9 +314,10 @@ class _Anchor:
 
 
 class _Composer:
-    def __init__(self, name: str, text: str) -> None:
+    def __init__(self, name: str, text: str, *, tabs_as_spaces: bool = False) -> None:
         self.name = name
         self.text = text
+        self.tabs_as_spaces = tabs_as_spaces
         self.sites: dict[Path, Site] = {}
         # Every recorded site in document order, so a node's descendants are one slice of it.
         self.log: list[tuple[Path, Site]] = []
@@ -320,6 +368,12 @@ class _Composer:
                                  "line breaks may appear") from None
         except MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
+            offset = getattr(mark, "index", None)
+            if self.tabs_as_spaces and isinstance(offset, int) and 0 <= offset < len(self.text) \
+                    and self.text[offset] == "\t" and "cannot start any token" in str(exc.problem):
+                line_start = self.text.rfind("\n", 0, offset) + 1
+                if self.text[line_start:offset].strip(" \t"):  # not indentation, which must be spaces
+                    raise _SeparationTab(offset) from None
             problem = (exc.problem or exc.context or "invalid YAML").strip()
             context = (exc.context or "").strip()
             message = f"invalid YAML: {problem}" + (f" ({context})" if context and context != problem else "")

@@ -25,6 +25,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from specc.quantity import MAX_LENGTH as QUANTITY_MAX_LENGTH
+from specc.quantity import MAX_VALUE as QUANTITY_MAX_VALUE
+from specc.quantity import quantity_problem
+
 API_VERSION = "specc.dev/v1alpha1"
 KIND = "ServingSpec"
 
@@ -46,9 +50,12 @@ BUILTIN_BACKENDS = ("kubernetes", "kserve", "seldon", "bentoml")
 DNS1035 = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-HOSTNAME = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
-SECRET_KEY = r"^[-._a-zA-Z0-9]+$"
+# Each label at most 63 characters (RFC 1035 2.3.4): a longer one is a name no resolver can answer.
+HOSTNAME = r"^(\*\.)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$"
+# k8s.io/apimachinery validation.IsEnvVarName and IsConfigMapKey (Secret keys): the characters below,
+# and not '.', '..' or anything starting with '..' (hasChDirPrefix), written without look-ahead.
+ENV_NAME = r"^([-_a-zA-Z][-._a-zA-Z0-9]*|\.[-_a-zA-Z0-9][-._a-zA-Z0-9]*)$"
+SECRET_KEY = r"^([-_a-zA-Z0-9][-._a-zA-Z0-9]*|\.[-_a-zA-Z0-9][-._a-zA-Z0-9]*)$"
 BACKEND_NAME = r"^[a-z][a-z0-9-]*$"
 # RFC 3986 characters only: unreserved, reserved (without the IPv6 brackets, which would make
 # `urlsplit` fail on an unbalanced one) and percent-escapes; anything else must be percent-encoded.
@@ -59,12 +66,22 @@ IMAGE = (
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,})?$"
 )
-INGRESS_PATH = r"^/[!-~]*$"
-PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
-# k8s.io/apimachinery resource.Quantity, without a sign (resources are never negative).
+# The Ingress path is emitted with pathType Prefix. ingress-nginx (strict-validate-path-type, on by
+# default) accepts only `(?i)^/[[:alnum:]\.\_\-/]*$` for Prefix and Exact paths: kubernetes/ingress-nginx
+# internal/ingress/inspector/rules.go `validPathType` @ 4981f3597550cfd33cd774efa3473d218cbd7722 (the
+# CVE-2021-25745 class: anything else could reach the nginx configuration). `rules` adds the API
+# server's own refusals ('//', '/./', '/../', a trailing '/..' or '/.').
+INGRESS_PATH = r"^/[A-Za-z0-9._/-]*$"
+# Text shown in annotations and terminals: no C0 or C1 control characters (ANSI escapes start with one),
+# no zero-width or bidirectional-override characters (which make text read differently than it is).
+PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]*$"
+# Environment values may hold newlines and tabs (a PEM block), nothing else that rewrites a terminal.
+ENV_VALUE = r"^[^\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]*$"
+# k8s.io/apimachinery resource.Quantity, without a sign (resources are never negative), with an integer
+# exponent of at most two digits (apimachinery's own parser takes only integer exponents).
 QUANTITY = (
     r"^(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
-    r"(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+    r"(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]{1,2}))?$"
 )
 
 PATTERN_MEANING = {
@@ -75,15 +92,19 @@ PATTERN_MEANING = {
     DNS1123_SUBDOMAIN: "must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.'",
     HOSTNAME: "must be a lowercase DNS host name such as models.example.com",
     ENV_NAME: "must be an environment variable name: letters, digits, '_', '-' and '.', not starting "
-    "with a digit",
-    SECRET_KEY: "must be a Secret key: letters, digits, '-', '_' and '.'",
+    "with a digit, and not '.', '..' or starting with '..'",
+    SECRET_KEY: "must be a Secret key: letters, digits, '-', '_' and '.', and not '.', '..' or starting "
+    "with '..'",
     BACKEND_NAME: "must be a backend name such as kubernetes, kserve, seldon or bentoml",
     URI: "must be a URI such as s3://bucket/path, gs://bucket/path, pvc://claim/path or hf://owner/model "
     "(ASCII, no spaces: percent-encode other characters)",
     IMAGE: "must be an image reference such as registry.example.com/team/name:1.2.3 (lowercase "
     "repository, optional :tag and @sha256:digest)",
-    INGRESS_PATH: "must be an absolute URL path starting with '/' (ASCII, no spaces)",
-    PRINTABLE: "must not contain control characters",
+    INGRESS_PATH: "must be an absolute URL path of letters, digits, '/', '.', '_' and '-' (what "
+    "ingress-nginx accepts for a Prefix path)",
+    PRINTABLE: "must not contain control, zero-width or bidirectional-override characters",
+    ENV_VALUE: "must not contain control characters other than tab and newline, zero-width or "
+    "bidirectional-override characters",
     QUANTITY: "must be a Kubernetes quantity such as 500m, 2, 1.5, 512Mi or 4Gi",
 }
 
@@ -99,11 +120,20 @@ def _quantity(value: Any) -> str:
         raise PydanticCustomError("quantity_type", "expected a quantity (a string or a number), got {kind}",
                                   {"kind": type(value).__name__})
     if isinstance(value, str):
-        if not _QUANTITY_RE.fullmatch(value):  # fullmatch: `$` alone would accept a trailing newline
-            raise PydanticCustomError("quantity", "'{value}' " + PATTERN_MEANING[QUANTITY], {"value": value})
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        if len(value) > QUANTITY_MAX_LENGTH or not _QUANTITY_RE.fullmatch(value):
+            # Bounded first: the pattern is linear, but a quantity of thousands of digits is never meant.
+            refusal = quantity_problem(value) or PATTERN_MEANING[QUANTITY]
+            raise PydanticCustomError("quantity", "'{value}' " + refusal, {"value": shown})
+        problem = quantity_problem(value)
+        if problem is not None:
+            raise PydanticCustomError("quantity", "'{value}' " + problem, {"value": shown})
         return value
     if not value >= 0:  # also false for NaN
         raise PydanticCustomError("quantity", "'{value}' must not be negative", {"value": repr(value)})
+    if value > QUANTITY_MAX_VALUE:
+        raise PydanticCustomError("quantity", "{value} is larger than Kubernetes can store (2^63-1)",
+                                  {"value": f"{value:.3g}"})
     text = repr(value)
     return text[:-2] if text.endswith(".0") else text
 
@@ -113,8 +143,8 @@ Quantity = Annotated[
     PlainValidator(_quantity),
     WithJsonSchema({
         "anyOf": [
-            {"type": "string", "pattern": QUANTITY},
-            {"type": "number", "minimum": 0},
+            {"type": "string", "pattern": QUANTITY, "maxLength": QUANTITY_MAX_LENGTH},
+            {"type": "number", "minimum": 0, "maximum": QUANTITY_MAX_VALUE},
         ],
         "description": "A Kubernetes quantity: 500m, 2, 1.5, 512Mi, 4Gi. Numbers may be unquoted.",
     }),
@@ -175,12 +205,12 @@ EnvName = Annotated[str, Field(pattern=ENV_NAME, max_length=253)]
 # pydantic describes a constrained key as `patternProperties`, which lets keys that do not match
 # through unchecked; `propertyNames` constrains every key, as the model does.
 EnvMap = Annotated[
-    dict[EnvName, Annotated[str, Field(max_length=32768)]],
+    dict[EnvName, Annotated[str, Field(pattern=ENV_VALUE, max_length=32768)]],
     WithJsonSchema({
         "type": "object",
         "description": "Environment variables: NAME: value (values are strings; quote numbers).",
         "propertyNames": {"pattern": ENV_NAME, "maxLength": 253},
-        "additionalProperties": {"type": "string", "maxLength": 32768},
+        "additionalProperties": {"type": "string", "pattern": ENV_VALUE, "maxLength": 32768},
     }),
 ]
 OptionsMap = dict[Annotated[str, Field(pattern=BACKEND_NAME)], dict[str, Any]]

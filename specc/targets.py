@@ -9,9 +9,7 @@ really store. For a directory it is the files specc wrote there (one per object)
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,9 +17,10 @@ from typing import Any
 
 from specc import applyset
 from specc.cluster import Cluster, Resource
-from specc.diagnostics import ClusterError, Diagnostic, PlanError, Severity
+from specc.diagnostics import ClusterError, Diagnostic, PlanError, Severity, SpeccError
+from specc.files import make_directory, read_regular, remove_file, write_file
 from specc.manifest_yaml import dump, load_manifest
-from specc.objects import DesiredSet, Manifest, ObjectKey, file_name
+from specc.objects import MANAGED_BY_LABEL, DesiredSet, Manifest, ObjectKey, file_name
 from specc.plan import LiveState, Preview, needs_preview
 from specc.registry import Registry
 
@@ -177,12 +176,42 @@ def check_parent(parent: Manifest | None) -> None:
                                "not specc", hint="rename the spec (metadata.name) or remove that ConfigMap")
 
 
+def _manifest(raw: bytes) -> Any:
+    """A file's single YAML document, or None when it is not one specc can read."""
+    try:
+        return load_manifest(raw.decode("utf-8"))
+    except Exception:  # any YAML or decoding error: a hand-broken file is not ours
+        return None
+
+
+def labels_of(obj: Any) -> dict[str, Any]:
+    """`metadata.labels` of a manifest, {} when it is missing or not a mapping (`metadata: []`)."""
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    labels = metadata.get("labels") if isinstance(metadata, dict) else None
+    return labels if isinstance(labels, dict) else {}
+
+
+def rendered_by_specc(raw: bytes) -> bool:
+    """Is this file an object `specc render -o` wrote (it carries specc's managed-by label)?"""
+    return labels_of(_manifest(raw)).get(MANAGED_BY_LABEL) == "specc"
+
+
+def member_of(set_id: str) -> Callable[[bytes], bool]:
+    """Does a file hold an object of this ApplySet (the label specc puts on every object it owns)?"""
+    return lambda raw: labels_of(_manifest(raw)).get(applyset.PART_OF_LABEL) == set_id
+
+
 @dataclass
 class DirectoryTarget:
-    """A GitOps checkout: one stable YAML file per object, written and removed by `specc apply`."""
+    """A GitOps checkout: one stable YAML file per object, written and removed by `specc apply`.
+
+    Only files carrying the spec's ApplySet label are ever replaced or removed; a file at the name
+    specc would write that does not carry it stops the plan. Files are never written through a
+    symlink, and FIFOs or devices in the directory are skipped without being opened for reading."""
 
     root: Path
     paths: dict[ObjectKey, Path] = field(default_factory=dict)
+    set_id: str = ""
 
     @property
     def description(self) -> str:
@@ -190,42 +219,60 @@ class DirectoryTarget:
 
     def read(self, desired: DesiredSet) -> tuple[LiveState, list[Diagnostic]]:
         set_id = applyset.spec_applyset_id(desired.spec_name, desired.namespace)
+        self.set_id = set_id
         live: dict[ObjectKey, Manifest] = {}
         warnings: list[Diagnostic] = []
         self.paths = {}
-        if self.root.exists() and not self.root.is_dir():
+        try:
+            exists, is_dir = self.root.exists(), self.root.is_dir()
+            entries = sorted(self.root.glob("*.yaml")) if is_dir else []
+        except OSError as error:
+            raise PlanError.single("P607", f"{self.root}: cannot read the directory: "
+                                   f"{error.strerror or type(error).__name__}") from None
+        if exists and not is_dir:
             raise PlanError.single("P607", f"{self.root} is not a directory")
-        for path in sorted(self.root.glob("*.yaml")) if self.root.is_dir() else []:
+        foreign: set[Path] = set()
+        for path in entries:
             try:
-                obj = load_manifest(path.read_text(encoding="utf-8"))
-            except Exception as error:  # a hand-broken file is reported, never deleted
-                warnings.append(Diagnostic("P608", f"{path}: not a Kubernetes object specc can read: "
-                                           f"{type(error).__name__}", severity=Severity.WARNING))
+                raw = read_regular(path)
+            except SpeccError as error:  # a FIFO, a device, a dangling link: never opened, never touched
+                warnings.append(Diagnostic("P608", f"skipped: {error.diagnostics[0].message}",
+                                           severity=Severity.WARNING))
+                foreign.add(path)
                 continue
-            labels = ((obj or {}).get("metadata") or {}).get("labels") or {} if isinstance(obj, dict) else {}
-            if labels.get(applyset.PART_OF_LABEL) != set_id:
+            obj = _manifest(raw)
+            if not isinstance(obj, dict):  # a hand-broken file is reported, never deleted
+                warnings.append(Diagnostic("P608", f"{path}: not a Kubernetes object specc can read",
+                                           severity=Severity.WARNING))
+                foreign.add(path)
+                continue
+            if labels_of(obj).get(applyset.PART_OF_LABEL) != set_id:
+                foreign.add(path)
                 continue  # not ours: never touched
-            key = ObjectKey.of(obj)
+            try:
+                key = ObjectKey.of(obj)
+            except Exception:  # labelled as ours but without a usable kind or name
+                warnings.append(Diagnostic("P608", f"{path}: carries this spec's ApplySet label but is not a "
+                                           "complete Kubernetes object; left as it is", severity=Severity.WARNING))
+                foreign.add(path)
+                continue
             live[key] = obj
             self.paths[key] = path
+        clashes = [Diagnostic("P612", f"{self.root / file_name(obj.key)} exists and does not carry this spec's "
+                              f"ApplySet label, so specc will not overwrite it with {obj.key}",
+                              hint="move or rename that file, or add it to the spec's set by hand")
+                   for obj in desired if obj.key not in self.paths and self.root / file_name(obj.key) in foreign]
+        if clashes:
+            raise PlanError(clashes)
         return LiveState(live, {}, frozenset(), server_side=False), warnings
 
     def write(self, upserts: Sequence[tuple[ObjectKey, Manifest]], deletes: Sequence[ObjectKey]) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_directory(self.root)
+        owned = member_of(self.set_id)
         for key, body in upserts:
             target = self.paths.get(key) or self.root / file_name(key)
-            _atomic_write(target, dump(body))
+            write_file(target, dump(body), owned=owned, within=self.root,
+                       hint="it changed since the plan, or is not this spec's: nothing was overwritten")
         for key in deletes:
             path = self.paths.get(key) or self.root / file_name(key)
-            path.unlink(missing_ok=True)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+            remove_file(path, owned)

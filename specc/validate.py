@@ -18,6 +18,7 @@ registry; must not read files or print.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import types
 import typing
@@ -30,6 +31,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from specc.backend_api import Backend, Target
+from specc.credentials import REDACTED, redact, sensitive_name, sensitive_value
 from specc.diagnostics import (
     CompileError,
     Diagnostic,
@@ -42,6 +44,8 @@ from specc.diagnostics import (
 )
 from specc.ir import ModelIR, ServingIR
 from specc.lower import lower_model, merged_options, model_backend, origin
+from specc.quantity import MAX_LENGTH as QUANTITY_MAX_LENGTH
+from specc.quantity import quantity_problem
 from specc.registry import Registry
 from specc.rules import check_spec
 from specc.source import SourceDocument
@@ -134,6 +138,8 @@ def validate(document: SourceDocument, registry: Registry, target: Target | None
         models[i] = lower_model(spec, model, i, options)
         backends[i] = backend
 
+    if backend_override is None:  # `render --backend X` ignores the others' options on purpose
+        found.extend(_unused_options(document, spec, registry, real))
     refused: set[int] = set()  # models with rule errors: their backend would only repeat them
     for finding in check_spec(spec, models, index_map):
         path = real(finding.path)
@@ -164,6 +170,29 @@ def validate(document: SourceDocument, registry: Registry, target: Target | None
         raise InvalidSpec(found.diagnostics)
     ir = ServingIR(spec.metadata.name, spec.metadata.namespace, tuple(models[i] for i in range(len(models))))
     return ValidatedSpec(document, spec, ir, tuple(found.warnings))
+
+
+def _unused_options(document: SourceDocument, spec: ServingSpec, registry: Registry,
+                    real: typing.Callable[[Path], Path]) -> list[Diagnostic]:
+    """`options.<backend>` for an installed backend that the model (or, in `defaults`, every model)
+    does not use: it would be silently ignored, so it is a warning at the key."""
+    used = {model_backend(spec, m) for m in spec.models}
+    found: list[Diagnostic] = []
+
+    def warn(path: Path, name: str, why: str) -> None:
+        found.append(Diagnostic("R315", f"options for backend '{name}' are ignored: {why}", path=path,
+                                span=document.span(path, key=True), severity=Severity.WARNING,
+                                hint=f"remove them, or set backend: {name}"))
+
+    for name in sorted((spec.defaults.options or {}) if spec.defaults is not None else {}):
+        if name in registry.backends and name not in used:
+            warn(("defaults", "options", name), name, f"no model uses it (in use: {', '.join(sorted(used))})")
+    for i, model in enumerate(spec.models):
+        mine = model_backend(spec, model)
+        for name in sorted(model.options or {}):
+            if name in registry.backends and name != mine:
+                warn(real(("models", i, "options", name)), name, f"this model uses {mine}")
+    return found
 
 
 def structural_errors(data: Any, registry: Registry) -> list[ErrorDetails]:
@@ -320,7 +349,6 @@ def _describe(value: Any, raw: str | None = None) -> str:
         shown = raw if raw is not None and len(raw) <= 40 else str(value) if len(str(value)) <= 40 else "..."
         return f"a number ({shown})"
     if isinstance(value, str):
-        value = _redacted(value)
         return f"a string ('{value}')" if len(value) <= 60 else "a long string"
     if isinstance(value, dict):
         return "a mapping"
@@ -329,23 +357,38 @@ def _describe(value: Any, raw: str | None = None) -> str:
     return type(value).__name__
 
 
-_USERINFO = re.compile(r"(://)[^/?#@]*@")
-
-
-def _redacted(value: str) -> str:
-    """A value with any URI user information (user:password@) hidden: a diagnostic must never
-    repeat a credential, not even while refusing it."""
-    return _USERINFO.sub(r"\1***@", value)
-
-
 def _shown(value: Any) -> str:
     if isinstance(value, str):
-        value = _redacted(value)
         return f"'{value}'" if len(value) <= 80 else f"'{value[:77]}...'"
     return _describe(value)
 
 
 def _diagnostic(document: SourceDocument, error: ErrorDetails, registry: Registry) -> Diagnostic:
+    """The diagnostic of one structure error. A value under a secret-looking env name (`API_TOKEN: 12345`)
+    is never repeated, in the message or in the hint."""
+    diagnostic = _structure_diagnostic(document, error, registry)
+    value = error.get("input")
+    if isinstance(value, str) and sensitive_value(value):
+        # A value holding a credential (an image or host written `user:password@...`): the message
+        # shows it redacted, and no hint rewrites it (a did-you-mean would spell the password out).
+        return dataclasses.replace(diagnostic, message=redact(diagnostic.message),
+                                   hint="credentials do not belong in the spec: put them in a Secret (an "
+                                   "imagePullSecret for images) and reference it")
+    loc = tuple(error["loc"])
+    secret = any(part in ("env", "envs") and i + 1 < len(loc) and isinstance(loc[i + 1], str)
+                 and sensitive_name(str(loc[i + 1])) for i, part in enumerate(loc))
+    if not secret or isinstance(value, (dict, list, bool)) or value is None:
+        return diagnostic
+    site = document.site(tuple(p for p in loc if isinstance(p, (str, int))))
+    shown = {str(value), repr(value), *([site.raw] if site is not None and site.raw else [])}
+    message, hint = diagnostic.message, diagnostic.hint
+    for text in sorted((t for t in shown if t), key=len, reverse=True):
+        message = message.replace(text, REDACTED)
+        hint = hint.replace(text, REDACTED) if hint else hint
+    return dataclasses.replace(diagnostic, message=message, hint=hint)
+
+
+def _structure_diagnostic(document: SourceDocument, error: ErrorDetails, registry: Registry) -> Diagnostic:
     loc: Path = tuple(p for p in error["loc"] if isinstance(p, (str, int)))
     kind = error["type"]
     ctx = error.get("ctx") or {}
@@ -395,8 +438,9 @@ def _diagnostic(document: SourceDocument, error: ErrorDetails, registry: Registr
         hint = None
         if limit == 63:
             hint = "the names of Kubernetes objects and labels are limited to 63 characters"
+        # Too many items: the key that holds the list, not its first item.
         return Diagnostic("S206", f"is {size} {what} long; the limit is {limit}", path=loc,
-                          span=document.span(loc), hint=hint)
+                          span=document.span(loc, key=kind == "too_long"), hint=hint)
     if kind == "too_short":
         need = ctx.get("min_length")
         hint = "add a model: - {name: ..., format: ..., storageUri: ...}" if loc == ("models",) else None
@@ -512,6 +556,8 @@ _LABEL_PATTERNS = (DNS1035, DNS1123_LABEL, DNS1123_SUBDOMAIN, HOSTNAME)
 def _pattern_hint(pattern: str, value: Any) -> str | None:
     if not isinstance(value, str):
         return None
+    if pattern == HOSTNAME and any(len(label) > 63 for label in value.split(".")):
+        return "each part of a host name between dots is at most 63 characters (RFC 1035)"
     if pattern in _LABEL_PATTERNS:
         ascii_value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
         fixed = re.sub(r"[^a-z0-9.-]+", "-", ascii_value.lower().replace("_", "-"))
@@ -574,8 +620,8 @@ def image_hint(value: str) -> str | None:
 
 def quantity_hint(value: Any) -> str | None:
     """A hint for a quantity the pattern refused: 2GB, 2gi, '2 Gi', -1, 1.5.2."""
-    if not isinstance(value, str):
-        return None
+    if not isinstance(value, str) or len(value) > QUANTITY_MAX_LENGTH or quantity_problem(value):
+        return None  # out of range: the message says so, an example would not help
     text = value.strip()
     if text != value or " " in text:
         return f"remove the spaces: '{text.replace(' ', '')}'"

@@ -36,7 +36,10 @@ class Connection:
     request_timeout: float = 30.0
 
     def connect(self) -> Cluster:
-        policy = RetryPolicy(read_timeout=self.request_timeout, deadline=max(60.0, self.request_timeout * 4))
+        # --request-timeout bounds each API call, retries included: a server that accepts and never
+        # answers fails the call after that long, not after every retry has timed out too.
+        timeout = self.request_timeout
+        policy = RetryPolicy(connect_timeout=min(5.0, timeout), read_timeout=timeout, deadline=timeout)
         return Cluster.connect(kubeconfig=self.kubeconfig, context=self.context, policy=policy)
 
 

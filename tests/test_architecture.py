@@ -82,10 +82,9 @@ def test_only_the_cli_prints(path: Path) -> None:
 # Modules allowed to touch the file system, and why.
 FILE_READERS = {
     "specc/source.py",  # the loader: the one reader of spec files
-    "specc/targets.py",  # the directory target: a GitOps checkout of the objects
-    "specc/cli.py",  # writes what the user asked for (render -o, plan -o) and reads saved plans
+    "specc/files.py",  # the one writer of files, and reader of files that are not specs
     "specc/testing/controlplane.py",  # test support
-    "specc/testing/toolenv.py",  # test support: the cached engine environments
+    "specc/testing/toolenv.py",  # test support: the engines' Python environments
     "specc/testing/mlflowserver.py",  # test support: the MLflow server's store, artifacts and scripts
     "specc/registry_client.py",  # `opener.open` is an HTTP request to a registry, not a file
 }

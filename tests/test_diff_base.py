@@ -129,12 +129,23 @@ def test_spec_in_a_subdirectory(tmp_path: Path, env: dict[str, str]) -> None:
         == CANARY_STEP
 
 
-def test_a_spec_new_on_the_branch_is_an_error_that_says_so(repo: Path, env: dict[str, str]) -> None:
+def test_a_spec_new_on_the_branch_shows_everything_as_added(repo: Path, env: dict[str, str]) -> None:
     (repo / "other.yaml").write_text(NEW, encoding="utf-8")
-    result = specc(repo, env, "diff", "other.yaml", "--base", "main")
-    assert result.returncode == 1 and result.stdout == ""
-    assert "main:other.yaml" in result.stderr and "not in" in result.stderr
+    result = specc(repo, env, "diff", "other.yaml", "--base", "main", "--format", "json",
+                   "--detailed-exitcode")
+    assert result.returncode == 2, result.stderr
+    review = json.loads(result.stdout)
+    assert review["models"] and all(m["status"] == "added" for m in review["models"])
+    assert {c["action"] for c in review["changes"]} == {"create"}
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+
+
+@pytest.mark.parametrize("revision", ["--all", "-p", "--output=/tmp/x"])
+def test_a_base_that_is_an_option_is_refused_before_git_runs(repo: Path, env: dict[str, str],
+                                                             revision: str) -> None:
+    result = specc(repo, env, "diff", "serving.yaml", f"--base={revision}")
+    assert result.returncode == 1 and result.stdout == ""
+    assert "--base must name a git revision" in result.stderr
 
 
 # read_spec_at_revision (specc/source.py) runs its first two git commands with text=True, so the

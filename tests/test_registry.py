@@ -345,7 +345,7 @@ def test_credentials_in_the_specs_tracking_uri_are_refused_unshown(capsys: pytes
     path = spec_file(tmp_path, '{provider: mlflow, model: fraud, alias: champion, '
                      'trackingUri: "https://ci:s3cr3t-pw@mlflow.example.com"}')
     code, out, err = specc(capsys, "validate", str(path))
-    assert code == 1 and "[R313]" in err
+    assert code == 1 and "[R316]" in err
     assert "s3cr3t-pw" not in out + err
 
 

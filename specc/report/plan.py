@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from specc.diagnostics import printable
 from specc.fielddiff import ABSENT, FieldChange
 from specc.plan import Action, Change, Plan
 from specc.resolution import Resolution
@@ -45,6 +46,10 @@ def summary_line(plan: Plan) -> str:
 
 
 def field_lines(change: FieldChange) -> str:
+    return printable(_field_line(change))
+
+
+def _field_line(change: FieldChange) -> str:
     before, after = change.shown()
     if change.kind == "add":
         return f"+ {change.path} = {value_text(after)}"
@@ -91,14 +96,16 @@ def registry_lines(plan: Plan) -> list[str]:
 def plan_text(plan: Plan, *, colour: bool = False, show_fields: bool = True,
               heading: str | None = None) -> str:
     lines: list[str] = []
+    # Every line is escaped before it is coloured: names, notes and live values come from the spec or
+    # the cluster, and must not move the cursor, recolour or reverse the text of a terminal.
     if not plan.has_changes:
-        lines.append(heading or f"Target: {plan.target}")
+        lines.append(printable(heading or f"Target: {plan.target}"))
         lines.extend(registry_lines(plan))
         lines.append("")
         lines.append("No changes. The live objects match the spec.")
         lines.extend(_warnings(plan))
         return "\n".join(lines) + "\n"
-    lines.append(heading or f"Target: {plan.target}")
+    lines.append(printable(heading or f"Target: {plan.target}"))
     lines.extend(registry_lines(plan))
     lines.append("")
     lines.append("specc will perform the following actions (+ create, ~ update in place, - delete, "
@@ -108,7 +115,7 @@ def plan_text(plan: Plan, *, colour: bool = False, show_fields: bool = True,
         if not visible:
             continue
         lines.append("")
-        lines.append(f"  # model {model}" + _model_suffix(plan, model, changes))
+        lines.append(printable(f"  # model {model}" + _model_suffix(plan, model, changes)))
         for change in visible:
             lines.extend(_change_lines(change, colour, show_fields))
     lines.append("")
@@ -131,9 +138,9 @@ def _change_lines(change: Change, colour: bool, show_fields: bool) -> list[str]:
     head = f"  {symbol:>3} {change.key} {_PHRASES[change.action]}"
     if change.reason and change.action in (Action.REPLACE, Action.UPDATE, Action.DELETE):
         head += f" ({change.reason})"
-    out = [_style(head, change.action, colour)]
+    out = [_style(printable(head), change.action, colour)]
     for note in change.notes:
-        out.append(f"        ! {note}")
+        out.append(printable(f"        ! {note}"))
     if show_fields and change.action is not Action.DELETE:
         for field in change.fields:
             out.append(_style("        " + field_lines(field), change.action, colour))
@@ -143,7 +150,7 @@ def _change_lines(change: Change, colour: bool, show_fields: bool) -> list[str]:
 def _warnings(plan: Plan) -> list[str]:
     if not plan.warnings:
         return []
-    return ["", *(f"Warning: {w.message}" + (f" ({w.hint})" if w.hint else "") for w in plan.warnings)]
+    return ["", *(printable(f"Warning: {w.message}" + (f" ({w.hint})" if w.hint else "")) for w in plan.warnings)]
 
 
 def plan_json(plan: Plan) -> str:
@@ -217,9 +224,9 @@ def diff_block_lines(changes: Sequence[Change], *, show_fields: bool = True) -> 
         head = f"{_diff_marker(change.action)} {change.key} {_PHRASES[change.action]}"
         if change.reason and change.action is not Action.CREATE:
             head += f" ({change.reason})"
-        lines.append(head)
+        lines.append(printable(head))
         for note in change.notes:
-            lines.append(f"! {note}")
+            lines.append(printable(f"! {note}"))
         if show_fields and change.action is not Action.DELETE:
             for field in change.fields:
                 lines.append(f"{_diff_marker(change.action)}   {field_lines(field)}")

@@ -131,7 +131,7 @@ def review_text(review: SpecDiff, *, colour: bool = False) -> str:
     def style(text: str, fg: str | None) -> str:
         return click.style(text, fg=fg) if colour and fg else text
 
-    lines = [f"Comparing {review.old_name} with {review.new_name}", ""]
+    lines = [printable(f"Comparing {review.old_name} with {review.new_name}"), ""]
     if not review.has_changes:
         lines.append("No changes. Both specs compile to the same objects.")
         return "\n".join(lines) + "\n"
@@ -154,9 +154,9 @@ def review_text(review: SpecDiff, *, colour: bool = False) -> str:
         events = ", ".join(model_events(diff, objects_change=objects_change))
         symbol = "~" if diff.status == "unchanged" else _SYMBOLS[diff.status]  # its objects change
         head = f"  {symbol} {diff.name}{where}: {events}"
-        lines.append(style(head, _COLOURS.get(diff.status)))
+        lines.append(style(printable(head), _COLOURS.get(diff.status)))
         if diff.status in ("added", "removed"):
-            lines.append(f"        {model_brief(diff)}")
+            lines.append(printable(f"        {model_brief(diff)}"))
         else:
             lines.extend(f"        {field_lines(f)}" for f in diff.fields)
     lines.append("")

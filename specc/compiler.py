@@ -92,15 +92,17 @@ def ownership_labels(model: ModelIR, set_id: str) -> dict[str, str]:
 
 
 def provenance_annotations(model: ModelIR) -> dict[str, str]:
-    if model.provenance is None:
-        return {}
-    fields = {
-        "registry": model.provenance.registry,
-        "uri": model.provenance.uri,
-        "version": model.provenance.version,
-        "run-id": model.provenance.run_id,
-    }
-    return {PROVENANCE_PREFIX + k: v for k, v in fields.items() if v is not None}
+    """`provenance.specc.dev/{registry,uri,version,run-id}` of the model, and `canary-*` of its canary
+    when that was resolved from a registry: the objects of a model describe both versions it serves."""
+    found: dict[str, str] = {}
+    for prefix, provenance in (("", model.provenance),
+                               ("canary-", model.canary.provenance if model.canary else None)):
+        if provenance is None:
+            continue
+        fields = {"registry": provenance.registry, "uri": provenance.uri, "version": provenance.version,
+                  "run-id": provenance.run_id}
+        found.update({PROVENANCE_PREFIX + prefix + k: v for k, v in fields.items() if v is not None})
+    return found
 
 
 def finish(model: ModelIR, backend: Backend, raw: Manifest, target: Target, set_id: str) -> Manifest:

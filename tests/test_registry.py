@@ -394,3 +394,24 @@ def test_plans_show_what_was_resolved_and_an_alias_move(
     assert (resolution["version"], resolution["runId"], resolution["registryUri"]) == (
         "2", new_run, f"models:/{fraud_model.name}/2")
     assert resolution["modelTags"] == {"api_token": "(sensitive value)", "team": "risk"}
+
+
+def test_a_canary_resolves_on_its_own(capsys: pytest.CaptureFixture[str], tmp_path: Path, tracking: str,
+                                      fraud_model: RegisteredModel) -> None:
+    path = spec_file(tmp_path, f"{{provider: mlflow, model: {fraud_model.name}, alias: champion}}", extra=(
+        "    canary:\n"
+        f"      registry: {{provider: mlflow, model: {fraud_model.name}, version: \"2\"}}\n"
+        "      traffic: 10\n"
+        "    ingress: {host: fraud.example.com}\n"))
+    objects = rendered(capsys, path)
+    by_name = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Deployment"}
+    stable, canary = by_name["fraud-detector"], by_name["fraud-detector-canary"]
+    assert stable["spec"]["template"]["spec"]["initContainers"][0]["args"][0] == fraud_model.location(1)
+    assert canary["spec"]["template"]["spec"]["initContainers"][0]["args"][0] == fraud_model.location(2)
+    annotations = canary["metadata"]["annotations"]
+    assert (annotations["provenance.specc.dev/version"], annotations["provenance.specc.dev/canary-version"]) == (
+        "1", "2")
+    assert annotations["provenance.specc.dev/canary-run-id"] == fraud_model.runs[1]
+    code, out, _ = specc(capsys, "plan", str(path), "--target", f"dir:{tmp_path / 'gitops'}", "--no-color")
+    assert code == 0
+    assert f"fraud-detector (canary): mlflow {fraud_model.name}/2 is version 2, run {fraud_model.runs[1]}" in out

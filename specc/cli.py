@@ -596,7 +596,8 @@ def diff(old: str, new: str | None, base: str | None, fmt: str, detailed_exitcod
         before = compile_document(before_doc, kube_version=kube_version, registry=registry)
         before_name, before_models, before_desired = before_doc.name, before.validated.ir.models, before.desired
     review = diff_specs(before_name, before_models, before_desired,
-                        after_doc.name, after.validated.ir.models, after.desired, replace)
+                        after_doc.name, after.validated.ir.models, after.desired, replace,
+                        layout_of=registry.artifact_layout)
     if mask_all:
         review = review.masked()
     if fmt == "json":

@@ -14,6 +14,7 @@ from importlib.metadata import EntryPoint, entry_points
 
 from specc.backend_api import Backend
 from specc.diagnostics import CompileError, Diagnostic, Path, Severity, Span, did_you_mean
+from specc.ir import ModelIR
 
 GROUP = "specc.backends"
 
@@ -31,6 +32,12 @@ class Registry:
             return self.backends[name]
         except KeyError:
             raise CompileError([self.unknown(name, path=path, span=span)]) from None
+
+    def artifact_layout(self, model: ModelIR, backend: str) -> frozenset[str] | None:
+        """What `backend`'s serving container reads under `model`'s storageUri (None: unknown, or
+        the backend is not installed)."""
+        found = self.backends.get(backend)
+        return found.artifact_layout(model) if found is not None else None
 
     def unknown(self, name: str, *, path: Path = (), span: Span | None = None) -> Diagnostic:
         installed = ", ".join(self.names()) or "none"

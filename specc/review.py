@@ -8,8 +8,9 @@ Takes two validated specs (their models and what they compile to); returns a `Sp
 - per Kubernetes object: a `Plan` of the new spec's objects against the old spec's, which play the
   part of the live state (as for a directory target), so the vocabulary, masking and replace rules
   are exactly those of `specc plan`;
-- the warnings a reviewer must not miss (W801-W807, see `_warnings`; W808 the namespace moves; W810 a
-  changed model's objects depend on a registry and are not compared).
+- the warnings a reviewer must not miss (W801-W807, see `_warnings`; W808 the namespace moves; W809
+  a migration to a backend that reads the artifact in another layout, `layout_warning`, which
+  `specc plan` reports too; W810 a changed model's objects depend on a registry and are not compared).
 
 A model is "renamed" when a removed and an added model have the same settings, or failing that the
 same format and artifact (storageUri or image) and no other candidate on either side; its fields
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,10 +204,33 @@ def _canary_move(before: ModelIR, after: ModelIR) -> CanaryMove | None:
     return CanaryMove(old_traffic, new_traffic, promoted)
 
 
+LayoutOf = Callable[[ModelIR, str], "frozenset[str] | None"]
+
+
+def layout_warning(model: ModelIR, from_backend: str, to_backend: str, layout_of: LayoutOf) -> Diagnostic | None:
+    """W809: a model migrates to a backend that reads its storageUri in a layout the old backend's
+    artifact need not have (KServe's TorchServe needs config/config.properties besides model-store/;
+    Seldon Core 2's Triton reads one model's folder where the others read a model repository).
+    `layout_of(model, backend)` is what that backend's serving container reads (None: unknown)."""
+    before, after = layout_of(model, from_backend), layout_of(model, to_backend)
+    if model.storage is None or before is None or after is None or after <= before:
+        return None
+    missing = ", ".join(sorted(after - before))
+    return Diagnostic(
+        "W809", f"model {model.name}: backend {to_backend} reads {model.storage.uri} as "
+        f"{' + '.join(sorted(after))}, backend {from_backend} as {' + '.join(sorted(before))}: an artifact "
+        f"laid out for {from_backend} lacks {missing}, and the new objects would never become ready",
+        severity=Severity.WARNING,
+        hint=f"add {missing} to the artifact (or point storageUri at one laid out for {to_backend}) before "
+        "migrating")
+
+
 def diff_specs(old_name: str, old_models: tuple[ModelIR, ...], old_desired: DesiredSet,
                new_name: str, new_models: tuple[ModelIR, ...], new_desired: DesiredSet,
-               replace_paths: Mapping[ObjectKey, Sequence[Path]] | None = None) -> SpecDiff:
-    """Compare two compiled specs; `replace_paths` are the backends' fields that force a replace."""
+               replace_paths: Mapping[ObjectKey, Sequence[Path]] | None = None,
+               layout_of: LayoutOf | None = None) -> SpecDiff:
+    """Compare two compiled specs; `replace_paths` are the backends' fields that force a replace;
+    `layout_of` tells the artifact layouts backends read (for migration warnings)."""
     old = {m.name: m for m in old_models}
     new = {m.name: m for m in new_models}
     renamed = _renames(old, new)
@@ -244,7 +268,7 @@ def diff_specs(old_name: str, old_models: tuple[ModelIR, ...], old_desired: Desi
     spec_fields = tuple(field_changes(
         {"metadata": {"name": old_desired.spec_name, "namespace": old_desired.namespace}},
         {"metadata": {"name": new_desired.spec_name, "namespace": new_desired.namespace}}))
-    warnings = _warnings(pairs, plan)
+    warnings = _warnings(pairs, plan, layout_of)
     for name in sorted(d.name for d, _, after in pairs if after is not None and after.unresolved
                        and d.status != "unchanged"):
         warnings.append(Diagnostic(
@@ -260,9 +284,10 @@ def diff_specs(old_name: str, old_models: tuple[ModelIR, ...], old_desired: Desi
 
 
 def _warnings(pairs: Sequence[tuple[ModelDiff, ModelIR | None, ModelIR | None]],
-              plan: Plan) -> list[Diagnostic]:
+              plan: Plan, layout_of: LayoutOf | None = None) -> list[Diagnostic]:
     """W801 model deleted, W802 renamed, W803 backend migration, W804 canary to 100% in one step,
-    W805 replicas.min to 0, W806 provenance removed, W807 an object must be replaced."""
+    W805 replicas.min to 0, W806 provenance removed, W807 an object must be replaced, W809 a
+    migration to a backend that reads the artifact in another layout."""
     found: list[tuple[str, Diagnostic]] = []
 
     def warn(model: str, code: str, message: str, hint: str) -> None:
@@ -282,6 +307,10 @@ def _warnings(pairs: Sequence[tuple[ModelDiff, ModelIR | None, ModelIR | None]],
                  "apply creates the new objects and deletes the old ones only once the new ones are ready")
         if before is None or after is None:
             continue
+        if diff.migration and layout_of is not None:
+            layout = layout_warning(after, before.backend, after.backend, layout_of)
+            if layout is not None:
+                found.append((name, layout))
         move = diff.canary
         if move is not None and move.after == 100 and (move.before or 0) < CANARY_BIG_STEP:
             since = "no canary" if move.before is None else f"{move.before}%"

@@ -3,10 +3,13 @@
 Takes a parsed spec (or a saved plan) and where to act; returns plans and apply results. This is the
 layer the CLI calls; it owns the order of operations (connect, ask the server its version, compile for
 it, lock, read, plan, apply, release) but neither prints nor decides anything the stages decide.
+Plans get the review's W809 warning for backend migrations whose new backend reads the model's
+artifact in another layout (the backends' `artifact_layout`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +24,7 @@ from specc.objects import DesiredObject, DesiredSet, sort_objects
 from specc.pipeline import Compiled, compile_document
 from specc.plan import Action, Plan, make_plan
 from specc.registry import Registry, load_registry
+from specc.review import layout_warning
 from specc.source import SourceDocument
 from specc.targets import ClusterRead, ClusterTarget, DirectoryTarget
 
@@ -55,6 +59,16 @@ def _empty(desired: DesiredSet) -> DesiredSet:
     return DesiredSet(desired.spec_name, desired.namespace, ())
 
 
+def _layout_warnings(plan: Plan, compiled: Compiled, registry: Registry) -> Plan:
+    """The plan with a W809 warning for every migration whose new backend reads the model's
+    storageUri in a layout the old backend's artifact need not have."""
+    models = {m.name: m for m in compiled.validated.ir.models}
+    found = [w for m in plan.migrations if m.model in models
+             for w in [layout_warning(models[m.model], m.from_backend, m.to_backend, registry.artifact_layout)]
+             if w is not None]
+    return dataclasses.replace(plan, warnings=(*plan.warnings, *found)) if found else plan
+
+
 def _replace_paths(compiled: Compiled, registry: Registry) -> dict:  # type: ignore[type-arg]
     return {o.key: registry.backends[o.backend].replace_paths(o.body) for o in compiled.desired
             if o.backend in registry.backends}
@@ -83,7 +97,7 @@ def plan_cluster(document: SourceDocument, cluster: Cluster, *, namespace: str |
         warnings=[*compiled.warnings, *read.warnings], spec_file=document.name,
         spec_data=document.data, details=preview, resolutions=() if destroy else compiled.resolutions,
     )
-    return ClusterPlan(plan, read, target, compiled)
+    return ClusterPlan(_layout_warnings(plan, compiled, registry), read, target, compiled)
 
 
 def plan_directory(document: SourceDocument, root: Path, *, kube_version: tuple[int, int] | None = None,
@@ -101,7 +115,7 @@ def plan_directory(document: SourceDocument, root: Path, *, kube_version: tuple[
         warnings=[*compiled.warnings, *warnings], spec_file=document.name, spec_data=document.data,
         resolutions=() if destroy else compiled.resolutions,
     )
-    return plan, target
+    return _layout_warnings(plan, compiled, registry), target
 
 
 def apply_directory(plan: Plan, target: DirectoryTarget) -> tuple[int, int]:

@@ -168,9 +168,10 @@ def test_canary_in_standard_mode_on_020_is_spec_canary() -> None:
     assert canary["trafficPercent"] == 10
     assert canary["predictor"]["name"] == "canary"
     assert canary["predictor"]["model"]["storageUri"] == "s3://models/fraud/4"
-    # replicas.min/max count both tracks, shared by traffic, at least one pod each
-    assert (spec["predictor"]["minReplicas"], spec["predictor"]["maxReplicas"]) == (3, 7)
-    assert (canary["predictor"]["minReplicas"], canary["predictor"]["maxReplicas"]) == (1, 1)
+    # KServe 0.20 runs stable.minReplicas - canary.minReplicas stable pods (3 + 1 = replicas.min 4),
+    # and refuses maxReplicas on a canary predictor (contract cases tests/contracts/kserve/canary-*)
+    assert (spec["predictor"]["minReplicas"], spec["predictor"]["maxReplicas"]) == (4, 7)
+    assert canary["predictor"]["minReplicas"] == 1 and "maxReplicas" not in canary["predictor"]
     assert "canaryTrafficPercent" not in spec["predictor"]
 
 
@@ -237,7 +238,8 @@ def test_image_models_are_custom_predictor_containers() -> None:
     assert (container["name"], container["image"]) == ("kserve-container", "registry.example.com/srv:1.0")
     assert container["ports"] == [{"containerPort": 9000, "protocol": "TCP"}]
     assert {"name": "PROTOCOL", "value": "v2"} in container["env"]
-    assert custom["annotations"]["prometheus.kserve.io/port"] == "9000"
+    assert custom["annotations"]["prometheus.io/port"] == "9000"
+    assert custom["annotations"]["serving.kserve.io/enable-prometheus-scraping"] == "false"
     assert "model" not in custom
     bento = isvc("  - name: b\n    format: bento\n    image: registry.example.com/bentos/b:1.0\n")
     [container] = bento["spec"]["predictor"]["containers"]

@@ -133,10 +133,14 @@ def _resources(model: ModelIR) -> dict[str, dict[str, str]]:
 
 def readiness(obj: Manifest) -> Readiness:
     """BentoDeployment: its `Available` condition (metav1 conditions carry their own
-    observedGeneration). Bento: `status.ready`."""
+    observedGeneration). Bento: ready once stored. A Bento with an `image` is data: yatai-image-builder
+    reconciles BentoRequests, not Bentos, and yatai-deployment only reads the Bento to build the pods
+    (bentoml/yatai-image-builder controllers/resources/bentorequest_controller.go, bentoml/
+    yatai-deployment controllers/bentodeployment_controller.go); neither writes `Bento.status`, so
+    waiting on it would never end. Whether the image runs shows in the BentoDeployment."""
     status = obj.get("status") or {}
     if obj.get("kind") == BENTO_KIND:
-        return Readiness(True) if status.get("ready") is True else Readiness(False, "Bento not ready yet")
+        return Readiness(True, "a Bento is data; the BentoDeployment's readiness covers its image")
     generation = (obj.get("metadata") or {}).get("generation")
     for cond in status.get("conditions") or []:
         if not isinstance(cond, dict) or cond.get("type") != "Available":

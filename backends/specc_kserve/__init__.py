@@ -56,14 +56,17 @@ from specc.backend_api import (
     container_env,
     container_resources,
 )
-from specc.backend_api.workload import BENTO_PORT, BENTO_UID, track_replicas
+from specc.backend_api.workload import BENTO_PORT, BENTO_UID, STORAGE_ENV, track_replicas
 from specc_kserve.runtimes import (
     AUTO_SELECTED,
     ENGINE_RUNTIMES,
+    artifact_layout,
     engine_runtime,
+    metrics_endpoint,
     protocol,
     runtime_env,
     runtime_labels,
+    runtime_name,
 )
 
 GROUP, VERSION = "serving.kserve.io", "v1beta1"
@@ -73,8 +76,12 @@ AUTOSCALER_CLASS_ANNOTATION = "serving.kserve.io/autoscalerClass"
 KNATIVE_CLASS_ANNOTATION = "autoscaling.knative.dev/class"
 KNATIVE_KPA, KNATIVE_HPA = "kpa.autoscaling.knative.dev", "hpa.autoscaling.knative.dev"
 SCRAPE_ANNOTATION = "serving.kserve.io/enable-prometheus-scraping"
-METRICS_PORT_ANNOTATION = "prometheus.kserve.io/port"
-METRICS_PATH_ANNOTATION = "prometheus.kserve.io/path"
+PROMETHEUS_SCRAPE, PROMETHEUS_PORT, PROMETHEUS_PATH = (
+    "prometheus.io/scrape", "prometheus.io/port", "prometheus.io/path")
+# KServe 0.18+ admission refuses these in any container (pkg/validation/env_policy.go,
+# DefaultBlockedEnvVars @v0.20.0); 0.15-0.17 have no such policy.
+BLOCKED_ENV = ("PYTHONPATH",)
+BLOCKED_ENV_SINCE = (0, 18)
 CONTAINER = "kserve-container"  # KServe's name for the serving container of a custom predictor
 CANARY = "canary"
 CUSTOM_PORT = 8080  # KServe's default port for custom predictors
@@ -141,6 +148,9 @@ class KServeBackend(Backend):
                         "attached to the service account",
                         "attach the Secret to serviceAccount, or use a ClusterStorageContainer",
                         severity=Severity.WARNING)
+            yield from self._storage_env_problems(model)
+        yield from self._blocked_env_problems(model, options)
+        yield from self._metrics_problems(model)
         yield from self._scaling_problems(model, options)
         yield from self._canary_problems(model, options)
         yield from self._name_problems(model, options)
@@ -151,6 +161,53 @@ class KServeBackend(Backend):
                 "path are not used",
                 "configure the domain in KServe's inferenceservice-config, or use backend kubernetes for "
                 "an exact host", severity=Severity.WARNING)
+
+    @staticmethod
+    def _storage_env_problems(model: ModelIR) -> Iterator[Problem]:
+        # The pod webhook injects the storage-initializer with the credentials of the service
+        # account's Secrets and their serving.kserve.io/s3-* annotations (kserve pkg/credentials/s3/
+        # s3_secret.go @v0.15.0); the predictor's env reaches only the model server.
+        if not any(s.scheme not in ("pvc", "oci") for s, _ in artifact_locations(model)):
+            return
+        for name in sorted(n for n, _ in model.env if n in STORAGE_ENV):
+            yield Problem(
+                ("env", name), f"{name} reaches the model server, not KServe's storage-initializer, which "
+                "takes its storage settings from the service account's Secret and its annotations",
+                "set it on that Secret (e.g. serving.kserve.io/s3-endpoint, s3-region, s3-verifyssl, "
+                "s3-usehttps annotations), or use backend kubernetes, whose initializer gets it",
+                severity=Severity.WARNING)
+
+    @staticmethod
+    def _blocked_env_problems(model: ModelIR, options: KServeOptions) -> Iterator[Problem]:
+        if version_tuple(options.version) < BLOCKED_ENV_SINCE:
+            return
+        for name in BLOCKED_ENV:
+            where: tuple[str | int, ...] | None = None
+            if name in dict(model.env):
+                where = ("env", name)
+            elif any(secret.name == name for secret in model.secret_env):
+                where = ("secretEnv",)
+            if where is not None:
+                yield Problem(where, f"KServe {options.version}'s admission webhook refuses {name} in every "
+                              f"container (\"setting {name} in container ... is not allowed for security "
+                              "reasons\")", f"remove {name}: install the code into the serving image's own "
+                              "Python path instead")
+
+    @staticmethod
+    def _metrics_problems(model: ModelIR) -> Iterator[Problem]:
+        if model.metrics and model.image is None and runtime_name(model) == "kserve-torchserve":
+            # kserve-torchserve runs TorchServe with the artifact's own config/config.properties;
+            # TorchServe's metrics_mode defaults to log (pytorch/serve ConfigManager.java @v0.12.0).
+            yield Problem(("monitoring", "metrics"), "kserve-torchserve reads its settings from "
+                          "<storageUri>/config/config.properties: TorchServe serves Prometheus metrics on "
+                          "8082 only if that file sets metrics_mode=prometheus",
+                          "set metrics_mode=prometheus (and enable_envvars_config=true for TS_* env) there",
+                          severity=Severity.WARNING)
+        if model.metrics and model.image is None and metrics_endpoint(model) is None:
+            yield Problem(("monitoring", "metrics"), f"{runtime_name(model)} exports no Prometheus metrics "
+                          "(TF Serving needs --monitoring_config_file, which the runtime does not pass)",
+                          "use engine triton for a TensorFlow model with metrics, or backend kubernetes "
+                          "(specc configures TF Serving's monitoring there)", severity=Severity.WARNING)
 
     @staticmethod
     def _image_problems(model: ModelIR) -> Iterator[Problem]:
@@ -215,6 +272,23 @@ class KServeBackend(Backend):
         elif version_tuple(options.version) < (0, 20):
             yield Problem(("canary",), f"KServe {options.version} ignores canary traffic in Standard mode",
                           "set options.kserve.version to \"0.20\" (spec.canary), or deploymentMode Knative")
+        else:
+            yield from KServeBackend._standard_canary_problems(model)
+
+    @staticmethod
+    def _standard_canary_problems(model: ModelIR) -> Iterator[Problem]:
+        (stable_pods, _), (canary_pods, _) = track_replicas(model)
+        if stable_pods + canary_pods > model.min_replicas:
+            yield Problem(("replicas", "min"), f"with a canary {stable_pods + canary_pods} pods run, not "
+                          f"{model.min_replicas}: the stable and the canary predictor keep at least one pod "
+                          "each", f"set replicas.min to {stable_pods + canary_pods} or more to say so",
+                          severity=Severity.WARNING)
+        if model.max_replicas > model.min_replicas:
+            yield Problem(("replicas", "max"), f"only the stable predictor scales: KServe 0.20 refuses "
+                          f"maxReplicas, scaleMetric and scaleTarget on a canary predictor, so the canary "
+                          f"runs a fixed {canary_pods} pod{'s' if canary_pods > 1 else ''}",
+                          "promote the canary, or use deploymentMode Knative to scale both",
+                          severity=Severity.WARNING)
 
     @staticmethod
     def _name_problems(model: ModelIR, options: KServeOptions) -> Iterator[Problem]:
@@ -253,8 +327,6 @@ class KServeBackend(Backend):
             annotations[KNATIVE_CLASS_ANNOTATION] = KNATIVE_HPA if metric in HPA_METRICS else KNATIVE_KPA
         else:
             annotations[AUTOSCALER_CLASS_ANNOTATION] = "hpa"
-        if model.metrics:
-            annotations[SCRAPE_ANNOTATION] = "true"
         spec: Manifest = {}
         if model.canary is None:
             spec["predictor"] = self._predictor(model, options, storage=model.storage, image=model.image,
@@ -267,12 +339,18 @@ class KServeBackend(Backend):
             predictor["canaryTrafficPercent"] = model.canary.traffic
             spec["predictor"] = predictor
         else:
-            (stable_low, stable_high), (canary_low, canary_high) = track_replicas(model)
+            # KServe 0.20 (components/predictor.go) runs stable.minReplicas - canary.minReplicas stable
+            # pods, so the stable predictor's minReplicas counts both tracks; its validation refuses a
+            # canary minReplicas above the stable one and any maxReplicas/scaleMetric/scaleTarget on a
+            # canary predictor, so the canary is fixed at its share.
+            (stable_low, _), (canary_low, _) = track_replicas(model)
+            stable_min = stable_low + canary_low
             spec["predictor"] = self._predictor(model, options, storage=model.storage, image=model.image,
-                                                low=stable_low, high=stable_high)
+                                                low=stable_min,
+                                                high=max(stable_min, model.max_replicas - canary_low))
             canary = {"name": CANARY, **self._predictor(
                 model, options, storage=model.canary.storage, image=model.canary.image,
-                low=canary_low, high=canary_high)}
+                low=canary_low, high=None)}
             if "model" in canary:
                 # The 0.20 CRD requires the canary model's container name; the webhook refuses one on
                 # the stable predictor ("the 'name' field is not allowed in standard predictor").
@@ -285,9 +363,13 @@ class KServeBackend(Backend):
         return [{"apiVersion": f"{GROUP}/{VERSION}", "kind": KIND, "metadata": metadata, "spec": spec}]
 
     def _predictor(self, model: ModelIR, options: KServeOptions, *, storage: StorageRef | None,
-                   image: str | None, low: int, high: int) -> Manifest:
-        predictor: Manifest = {"minReplicas": low, "maxReplicas": high}
-        if model.autoscaling is not None:
+                   image: str | None, low: int, high: int | None) -> Manifest:
+        """A predictor; `high` None is a canary predictor of Standard mode, which may set only
+        minReplicas."""
+        predictor: Manifest = {"minReplicas": low}
+        if high is not None:
+            predictor["maxReplicas"] = high
+        if model.autoscaling is not None and high is not None:
             predictor["scaleMetric"] = model.autoscaling.metric
             predictor["scaleTarget"] = model.autoscaling.target
             if not is_knative(options):
@@ -311,11 +393,18 @@ class KServeBackend(Backend):
             port = _image_port(model)
             serving = self._image_container(model, image, port)
             predictor["containers"] = [serving]
-            if model.metrics:
-                predictor["annotations"] = {METRICS_PORT_ANNOTATION: str(port),
-                                            METRICS_PATH_ANNOTATION: "/metrics"}
+            endpoint: tuple[int, str] | None = (port, "/metrics")
         else:
             serving = predictor["model"] = self._model_spec(model, storage)
+            endpoint = metrics_endpoint(model)
+        if model.metrics and endpoint is not None:
+            # With enable-prometheus-scraping "true" the pod webhook overwrites prometheus.io/port
+            # with queue-proxy's 9091 (kserve pkg/webhook/admission/pod/metrics_aggregate_injector.go),
+            # which does not exist in Standard mode and in Knative mode serves queue-proxy's own
+            # metrics, not the engine's. "false" (on the pod, where the webhook reads it) leaves
+            # the annotations alone, so Prometheus scrapes the engine's metrics port in both modes.
+            predictor["annotations"] = {SCRAPE_ANNOTATION: "false", PROMETHEUS_SCRAPE: "true",
+                                        PROMETHEUS_PORT: str(endpoint[0]), PROMETHEUS_PATH: endpoint[1]}
         if user is not None:
             if is_knative(options):
                 # Knative's field mask admits a container's runAsUser but, by default, no pod-level
@@ -405,6 +494,9 @@ class KServeBackend(Backend):
             reason = str(model_status["transitionStatus"]) + (f" ({detail})" if detail else "")
             return Readiness(False, reason, failed=True)
         return ready
+
+    def artifact_layout(self, model: ModelIR) -> frozenset[str] | None:
+        return artifact_layout(model) if model.image is None else None
 
     def replace_paths(self, obj: Manifest) -> Sequence[tuple[str | int, ...]]:
         # KServe's webhook refuses to change the deployment mode of an existing InferenceService.

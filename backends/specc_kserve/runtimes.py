@@ -24,7 +24,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from specc.backend_api import ModelIR
+from specc.backend_api import (
+    LAYOUT_MODEL_FILES,
+    LAYOUT_TF_VERSIONS,
+    LAYOUT_TORCHSERVE_KSERVE,
+    LAYOUT_TRITON_REPOSITORY,
+    ModelIR,
+)
 
 MODEL_DIR = "/mnt/models"
 
@@ -110,7 +116,64 @@ def runtime_env(model: ModelIR) -> tuple[tuple[str, str], ...]:
     if not on_mlserver(model):
         return ()
     env = {"MLSERVER_MODEL_NAME": model.name, "MLSERVER_MODEL_URI": MODEL_DIR}
+    if model.metrics:
+        # MLServer's default, written out because the scrape annotations name it: a runtime that
+        # moved it would otherwise be scraped on the wrong port without any error.
+        env["MLSERVER_METRICS_PORT"] = str(MLSERVER_METRICS[0])
     if model.provenance is not None and model.provenance.version:
         # MLServer returns it as `model_version` in every response: the registry version is visible.
         env["MLSERVER_MODEL_VERSION"] = model.provenance.version
     return tuple(sorted(env.items()))
+
+
+def runtime_name(model: ModelIR) -> str:
+    """The ClusterServingRuntime that serves an artifact model: the named engine's, else the one
+    auto-selection picks for the format and protocol (highest priority among those that fit)."""
+    runtime = engine_runtime(model)
+    if runtime is not None:
+        return runtime.name
+    if on_mlserver(model):
+        return "kserve-mlserver"
+    speaks = protocol(model)
+    if model.format in ("onnx", "tensorrt", "triton") or (model.format == "tensorflow" and speaks == "v2"):
+        return "kserve-tritonserver"
+    return {"tensorflow": "kserve-tensorflow-serving", "pytorch": "kserve-torchserve",
+            "sklearn": "kserve-sklearnserver", "xgboost": "kserve-xgbserver",
+            "lightgbm": "kserve-lgbserver", "huggingface": "kserve-huggingfaceserver"}[model.format]
+
+
+MLSERVER_METRICS = (8082, "/metrics")
+# Where each runtime's engine serves Prometheus metrics (port, path). MLServer serves them only on
+# its metrics port 8082 (mlserver/settings.py `metrics_port`; :8080/metrics is a 404, measured with
+# MLServer 1.7.1), although KServe's kserve-mlserver.yaml annotates 8080; Triton on 8002; TorchServe
+# on 8082 (with `metrics_mode=prometheus` in the artifact's config.properties); KServe's own Python
+# servers on their HTTP port. TF Serving exports none without a monitoring config file, which the
+# runtime does not pass.
+RUNTIME_METRICS: dict[str, tuple[int, str] | None] = {
+    "kserve-mlserver": MLSERVER_METRICS,
+    "kserve-tritonserver": (8002, "/metrics"),
+    "kserve-torchserve": (8082, "/metrics"),
+    "kserve-sklearnserver": (8080, "/metrics"),
+    "kserve-xgbserver": (8080, "/metrics"),
+    "kserve-lgbserver": (8080, "/metrics"),
+    "kserve-huggingfaceserver": (8080, "/metrics"),
+    "kserve-tensorflow-serving": None,
+}
+
+
+def metrics_endpoint(model: ModelIR) -> tuple[int, str] | None:
+    return RUNTIME_METRICS[runtime_name(model)]
+
+
+def artifact_layout(model: ModelIR) -> frozenset[str] | None:
+    """What the runtime reads under /mnt/models (the downloaded storageUri). kserve-torchserve runs
+    TorchServe with `--model-store=/mnt/models/model-store --ts-config=/mnt/models/config/
+    config.properties` (kserve config/runtimes/kserve-torchserve.yaml @v0.15.0)."""
+    name = runtime_name(model)
+    if name == "kserve-torchserve":
+        return LAYOUT_TORCHSERVE_KSERVE
+    if name == "kserve-tritonserver":
+        return LAYOUT_TRITON_REPOSITORY
+    if name == "kserve-tensorflow-serving":
+        return LAYOUT_TF_VERSIONS
+    return LAYOUT_MODEL_FILES

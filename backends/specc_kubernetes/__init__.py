@@ -15,6 +15,10 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from specc.backend_api import (
+    LAYOUT_MODEL_FILES,
+    LAYOUT_TF_VERSIONS,
+    LAYOUT_TORCHSERVE,
+    LAYOUT_TRITON_REPOSITORY,
     Backend,
     BackendOptions,
     Manifest,
@@ -106,6 +110,13 @@ class KubernetesBackend(Backend):
             return built
 
         return serve(model, container_for, workload)
+
+    def artifact_layout(self, model: ModelIR) -> frozenset[str] | None:
+        engine = engine_for(model) if model.image is None else None
+        if engine is None or model.format not in engine.formats:
+            return None
+        return {"mlserver": LAYOUT_MODEL_FILES, "tfserving": LAYOUT_TF_VERSIONS,
+                "torchserve": LAYOUT_TORCHSERVE, "triton": LAYOUT_TRITON_REPOSITORY}[engine.name]
 
     @staticmethod
     def _options(model: ModelIR) -> KubernetesOptions:

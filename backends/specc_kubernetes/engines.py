@@ -13,7 +13,9 @@ Takes a model (and the track's artifact location); returns an `EngineContainer`.
 - TorchServe: `pytorch/torchserve:<v>-cpu|-gpu`; inference 8080, management 8081, metrics 8082;
   `GET /ping`; token authorization is on by default in recent releases, and is turned off here
   exactly as the official image's entrypoint does (`--disable-token-auth`), because access control
-  belongs to the Service/Ingress layer.
+  belongs to the Service/Ingress layer. specc's own config.properties (a ConfigMap) turns on
+  Prometheus metrics and `TS_*` variables; the archives are read from `<storageUri>/model-store/`,
+  KServe's layout.
 - Triton: `nvcr.io/nvidia/tritonserver:<yy.mm>-py3`; HTTP 8000, gRPC 8001, metrics 8002; OIP v2;
   `/v2/health/live`, `/v2/health/ready`. The storageUri must be a Triton model repository.
 """
@@ -147,15 +149,43 @@ def _torchserve_image(model: ModelIR) -> str:
     return f"docker.io/pytorch/torchserve:{TORCHSERVE_VERSION}-" + ("gpu" if model.resources.gpu else "cpu")
 
 
+TORCHSERVE_MODEL_STORE = f"{MODEL_DIR}/model-store"
+TORCHSERVE_CONFIG_DIR = "/etc/torchserve"
+
+
+def torchserve_config(model: ModelIR) -> str:
+    """config.properties for TorchServe (pytorch/serve v0.12.0 ConfigManager.java): listen on every
+    address (the defaults are 127.0.0.1, which a Service cannot reach), Prometheus metrics
+    (`metrics_mode` defaults to `log`, so `:8082/metrics` would be empty), `TS_*` environment
+    variables honoured (ignored unless `enable_envvars_config=true`), every archive of the model
+    store loaded, no token authorization (access control belongs to the Service/Ingress)."""
+    lines = [
+        "inference_address=http://0.0.0.0:8080",
+        "management_address=http://0.0.0.0:8081",
+        "metrics_address=http://0.0.0.0:8082",
+        "metrics_mode=prometheus",
+        "enable_envvars_config=true",
+        f"model_store={TORCHSERVE_MODEL_STORE}",
+        "load_models=all",
+        "disable_token_authorization=true",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def _torchserve(model: ModelIR, image: str) -> EngineContainer:
+    # The artifact layout is KServe's (kserve-torchserve): <storageUri>/model-store/*.mar next to
+    # <storageUri>/config/config.properties, so one artifact serves on both backends. The config
+    # there is KServe's wrapper's (its ports are the wrapper's, not TorchServe's own), so this
+    # backend reads only model-store/ and brings its own config.
+    config_name = f"{model.name}-torchserve-config"
     container: Manifest = {
         "name": "torchserve",
         "image": image,
         "command": ["torchserve"],
         "args": [
             "--start", "--foreground",
-            "--ts-config=/home/model-server/config.properties",
-            f"--model-store={MODEL_DIR}",
+            f"--ts-config={TORCHSERVE_CONFIG_DIR}/config.properties",
+            f"--model-store={TORCHSERVE_MODEL_STORE}",
             "--models=all",
             "--disable-token-auth",
             "--ncs",
@@ -169,6 +199,10 @@ def _torchserve(model: ModelIR, image: str) -> EngineContainer:
         container=container, ports=tuple(ports),
         metrics=("metrics", "/metrics") if model.metrics else None,
         run_as_user=NON_ROOT_UID,
+        objects=({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": config_name},
+                  "data": {"config.properties": torchserve_config(model)}},),
+        volumes=({"name": "torchserve-config", "configMap": {"name": config_name}},),
+        mounts=({"name": "torchserve-config", "mountPath": TORCHSERVE_CONFIG_DIR, "readOnly": True},),
         # TorchServe unpacks model archives and writes logs under the user's home.
         scratch=("/tmp", "/home/model-server/logs"),
     )

@@ -63,6 +63,13 @@ class SeldonBackend(Backend):
                                      containers))
         return sites
 
+    def artifact_layout(self, model: ModelIR) -> frozenset[str] | None:
+        if model.image is not None:
+            return None
+        if _options(model).version == "v2":
+            return core_v2.artifact_layout(model)
+        return core_v1.artifact_layout(model)
+
     def readiness(self, obj: Manifest) -> Readiness:
         if obj.get("kind") == core_v1.KIND:
             return core_v1.readiness(obj)

@@ -22,6 +22,9 @@ class SeldonOptions(BackendOptions):
     version: Literal["v1", "v2"] = Field(
         "v1", description="v1: a SeldonDeployment (Seldon Core 1); v2: a Model, and an Experiment for a "
         "canary (Seldon Core 2).")
+    run_as_user: Annotated[int, Field(ge=1, le=2147483647)] | None = Field(
+        None, alias="runAsUser", description="v1: numeric non-root user of the model containers (default "
+        "1000, the user of the MLServer and Triton images; TF Serving's image has none and runs as it).")
     storage_secret: Annotated[str, Field(pattern=SECRET_NAME, max_length=253)] | None = Field(
         None, alias="storageSecret",
         description="Secret with the rclone configuration for downloading the model (v1: the graph's "

@@ -23,6 +23,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from specc.backend_api import (
+    LAYOUT_MODEL_FILES,
+    LAYOUT_TF_VERSIONS,
+    LAYOUT_TRITON_REPOSITORY,
     Manifest,
     ModelIR,
     Path,
@@ -39,6 +42,13 @@ from specc.backend_api.workload import track_replicas
 from specc_seldon.common import FETCHED_SCHEMES, SeldonOptions
 
 GROUP, VERSION, KIND = "machinelearning.seldon.io", "v1", "SeldonDeployment"
+# The operator puts its default user (DEFAULT_USER_ID, Helm defaultUserID 8888) on a pod only when the
+# componentSpec's securityContext is nil (seldon-core operator/controllers/security.go and
+# seldondeployment_controller.go @v1.18.2); specc's restricted settings make it non-nil, and
+# `runAsNonRoot` then needs a numeric user, or kubelet refuses images whose USER is root or a name
+# ("container has runAsNonRoot and image will run as root"): tensorflow/serving has no USER, Triton's
+# image creates uid 1000 (triton-server) without switching to it, MLServer's images run as 1000.
+MODEL_UID = 1000
 STABLE, CANARY = "stable", "canary"
 SELDON_PROTOCOL = {"v2": "v2", "v1": "tensorflow"}
 
@@ -78,6 +88,17 @@ def prepack(model: ModelIR) -> Prepack | None:
     if engine == "tfserving":
         return TFSERVING if model.format == "tensorflow" else None
     return None
+
+
+def artifact_layout(model: ModelIR) -> frozenset[str] | None:
+    """What the prepackaged server reads in /mnt/models: MLServer the model's files, TF Serving
+    numbered SavedModel versions, Triton a model repository."""
+    pack = prepack(model)
+    if pack is None:
+        return None
+    if pack is TRITON:
+        return LAYOUT_TRITON_REPOSITORY
+    return LAYOUT_TF_VERSIONS if pack is TFSERVING else LAYOUT_MODEL_FILES
 
 
 def protocol(model: ModelIR, pack: Prepack) -> str:
@@ -161,7 +182,9 @@ def _predictor(model: ModelIR, options: SeldonOptions, pack: Prepack, *, name: s
     env = container_env(model)
     if env:
         container["env"] = env
-    pod: Manifest = {"containers": [container]}
+    user = options.run_as_user or MODEL_UID
+    pod: Manifest = {"containers": [container],
+                     "securityContext": {"runAsUser": user, "runAsGroup": user, "fsGroup": user}}
     if model.resources.gpu:
         pod["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
     component: Manifest = {"spec": pod}

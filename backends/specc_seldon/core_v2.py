@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from specc.backend_api import (
+    LAYOUT_MODEL_FILES,
+    LAYOUT_TRITON_MODEL,
     Manifest,
     ModelIR,
     Path,
@@ -75,6 +77,9 @@ def problems(model: ModelIR, options: SeldonOptions) -> Iterator[Problem]:
         elif REQUIREMENT[model.format] not in capabilities:
             yield Problem(("engine",), f"Seldon Core 2's {model.engine} Server cannot load format "
                           f"'{model.format}'", "remove 'engine' to let the scheduler choose a Server")
+    if "run_as_user" in options.model_fields_set:
+        yield Problem(("options", "seldon", "runAsUser"), "runAsUser applies to version v1: Seldon Core 2 "
+                      "Models run inside Servers, whose pods the Server defines")
     if model.protocol == "v1":
         yield Problem(("protocol",), "Seldon Core 2 serves every model over the Open Inference Protocol (v2)",
                       "use protocol v2, or remove 'protocol'")
@@ -101,6 +106,16 @@ def problems(model: ModelIR, options: SeldonOptions) -> Iterator[Problem]:
         yield Problem(("ingress",), f"Seldon Core 2 serves every model through the seldon-mesh gateway "
                       f"(header Seldon-Model: {model.name}); the host '{model.ingress.host}' and path are "
                       "not used", severity=Severity.WARNING)
+
+
+def artifact_layout(model: ModelIR) -> frozenset[str] | None:
+    """A Model's storageUri is one model's folder: the files MLServer loads, or, on the Triton
+    Server, a single Triton model (config.pbtxt and version folders), which the scheduler places in
+    the Server's repository under the Model's name (seldon-core samples/models/tfsimple1.yaml)."""
+    if model.format not in FORMATS:
+        return None
+    triton = model.engine == "triton" or REQUIREMENT[model.format] not in SERVER_CAPABILITIES["mlserver"]
+    return LAYOUT_TRITON_MODEL if triton else LAYOUT_MODEL_FILES
 
 
 def _storage(storage: StorageRef, path: Path) -> Iterator[Problem]:

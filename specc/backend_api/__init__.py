@@ -48,6 +48,10 @@ Hooks and what they are for:
   `Ready` condition.
 - `replace_paths(obj)`: fields the server or controller will not change in place; a change there is
   planned as replace (`-/+`).
+- `artifact_layout(model)`: what the serving container expects under the model's `storageUri` (a
+  set of entries such as `model-store/*.mar`, `LAYOUT_*` below); a backend migration whose new
+  backend needs an entry the old one did not is warned about, because the same artifact would not
+  load. None (the default) when the backend does not say.
 """
 
 from __future__ import annotations
@@ -72,6 +76,12 @@ from specc.ir import (
 )
 
 __all__ = [
+    "LAYOUT_MODEL_FILES",
+    "LAYOUT_TF_VERSIONS",
+    "LAYOUT_TORCHSERVE",
+    "LAYOUT_TORCHSERVE_KSERVE",
+    "LAYOUT_TRITON_MODEL",
+    "LAYOUT_TRITON_REPOSITORY",
     "AutoscalingIR",
     "Backend",
     "BackendOptions",
@@ -100,6 +110,14 @@ __all__ = [
 ]
 
 Manifest = dict[str, Any]
+
+# Artifact layouts (`Backend.artifact_layout`): what a serving container reads under storageUri.
+LAYOUT_MODEL_FILES = frozenset({"<model files> at the top level"})
+LAYOUT_TF_VERSIONS = frozenset({"<version>/saved_model.pb"})
+LAYOUT_TRITON_REPOSITORY = frozenset({"<model>/config.pbtxt", "<model>/<version>/"})
+LAYOUT_TRITON_MODEL = frozenset({"config.pbtxt", "<version>/"})
+LAYOUT_TORCHSERVE = frozenset({"model-store/*.mar"})
+LAYOUT_TORCHSERVE_KSERVE = frozenset({"model-store/*.mar", "config/config.properties"})
 
 # Label keys that specc owns. Backends use `selector_labels` for selectors; the finishing pass adds
 # the rest, so a backend never spells them.
@@ -207,6 +225,12 @@ class Backend(abc.ABC):
     def replace_paths(self, obj: Manifest) -> Sequence[Path]:
         """Fields whose change the server refuses in place; none by default."""
         return ()
+
+    def artifact_layout(self, model: ModelIR) -> frozenset[str] | None:
+        """What the serving container reads under `model`'s storageUri; None when not known. Called
+        for models of other backends too (a migration compares both), so `model.options` may belong
+        to another backend."""
+        return None
 
 
 def hpa_problems(model: ModelIR, scaled_by: str, hint: str = "") -> Iterator[Problem]:

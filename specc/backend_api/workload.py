@@ -23,6 +23,7 @@ the requested and the effective percentages are recorded on the canary Deploymen
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +51,23 @@ CANARY_TRAFFIC_ANNOTATION = "specc.dev/canary-traffic"
 CANARY_EFFECTIVE_ANNOTATION = "specc.dev/canary-effective-traffic"
 NGINX_CANARY = "nginx.ingress.kubernetes.io/canary"
 NGINX_CANARY_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
+NGINX_REWRITE_TARGET = "nginx.ingress.kubernetes.io/rewrite-target"
+NGINX_USE_REGEX = "nginx.ingress.kubernetes.io/use-regex"
+# What KServe's storage-initializer reads besides credentials (kserve python/kserve/kserve/storage/
+# storage.py @v0.15.0, and boto3/huggingface_hub/requests, which it calls): endpoints, regions, TLS
+# and addressing settings, proxies. They are configuration, not secrets, so users put them in `env`;
+# the initializer must see them or an S3-compatible store (MinIO) is looked up at AWS.
+STORAGE_ENV = frozenset({
+    "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_CA_BUNDLE",
+    "AWS_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_STS_REGIONAL_ENDPOINTS",
+    "S3_ENDPOINT", "S3_VERIFY_SSL", "S3_USE_HTTPS", "S3_USER_VIRTUAL_BUCKET", "S3_USE_ACCELERATE",
+    "awsAnonymousCredential", "CA_BUNDLE_CONFIGMAP_NAME", "CA_BUNDLE_VOLUME_MOUNT_POINT",
+    "STORAGE_CONFIG", "STORAGE_OVERRIDE_CONFIG",
+    "AZ_TENANT_ID", "AZ_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_AUTHORITY_HOST",
+    "AZURE_FEDERATED_TOKEN_FILE", "GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT",
+    "HF_ENDPOINT", "HF_HUB_ENABLE_HF_TRANSFER", "HF_HUB_DISABLE_TELEMETRY",
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+})
 STABLE, CANARY = "stable", "canary"
 
 
@@ -210,7 +228,7 @@ def model_volume(storage: StorageRef | None, model_dir: str | None, init_image: 
         "volumeMounts": [{"name": "model", "mountPath": model_dir}],
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
-    env = [e for e in container_env(model) if "valueFrom" in e]
+    env = [e for e in container_env(model) if "valueFrom" in e or e["name"] in STORAGE_ENV]
     if env:
         init["env"] = env
     return ([{"name": "model", "emptyDir": {}}], [init],
@@ -310,15 +328,32 @@ def _service(model: ModelIR, name: str, engine: EngineContainer, selector: dict[
     }
 
 
+def ingress_path(path: str) -> tuple[str, str, dict[str, str]]:
+    """(path, pathType, annotations) that route `path` and everything below it to the engine with the
+    prefix removed. Every engine serves its routes at the root (`/v2/...`, `/predictions/...`), so a
+    prefix must be rewritten away: ingress-nginx does that with `rewrite-target` and a regex path
+    whose second capture group is the rest (kubernetes/ingress-nginx docs/examples/rewrite/README.md
+    @controller-v1.12.1), and a regex path must have pathType ImplementationSpecific (a Prefix path is
+    matched literally and, with strict path validation, refused for regex characters)."""
+    prefix = path.rstrip("/")
+    if not prefix:
+        return "/", "Prefix", {}
+    escaped = re.sub(r"([\\.^$|?*+()\[\]{}])", r"\\\1", prefix)
+    return (f"{escaped}(/|$)(.*)", "ImplementationSpecific",
+            {NGINX_USE_REGEX: "true", NGINX_REWRITE_TARGET: "/$2"})
+
+
 def _ingress(model: ModelIR, name: str, service: str, port_name: str, options: WorkloadOptions,
              annotations: dict[str, str]) -> Manifest:
     assert model.ingress is not None
+    path, path_type, rewrite = ingress_path(model.ingress.path)
+    annotations = {**rewrite, **annotations}
     spec: Manifest = {
         "rules": [{
             "host": model.ingress.host,
             "http": {"paths": [{
-                "path": model.ingress.path,
-                "pathType": "Prefix",
+                "path": path,
+                "pathType": path_type,
                 "backend": {"service": {"name": service, "port": {"name": port_name}}},
             }]},
         }],

@@ -5,8 +5,8 @@ nothing itself; raises the stages' `SpeccError`s unchanged. Must not print.
 
 `resolve` (registry references to artifacts, `specc.resolve`) runs only when asked for (plan, apply,
 render) and only imports the registry machinery when the spec has a reference, so `validate` stays
-offline. Without it, models whose artifacts come from a registry are checked but not compiled: they
-are listed in `Compiled.unresolved`.
+offline. Without it, models whose artifacts come from a registry are checked but not compiled
+(`ModelIR.unresolved`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ class Compiled:
     desired: DesiredSet
     warnings: tuple[Diagnostic, ...]
     resolutions: tuple[Resolution, ...] = ()
-    unresolved: tuple[str, ...] = ()  # models left out: their registry references were not resolved
 
 
 def target_for(kube_version: tuple[int, int] | None) -> Target:
@@ -60,8 +59,7 @@ def compile_document(document: SourceDocument, *, kube_version: tuple[int, int] 
 
         validated, resolutions = resolve_spec(validated, registry, target, resolve)
     desired = compile_spec(validated, registry, target)
-    unresolved = tuple(m.name for m in validated.ir.models if m.unresolved)
-    return Compiled(validated, desired, validated.warnings, resolutions, unresolved)
+    return Compiled(validated, desired, validated.warnings, resolutions)
 
 
 def compile_file(file: str, *, kube_version: tuple[int, int] | None = None, backend: str | None = None,

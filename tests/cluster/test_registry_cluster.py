@@ -62,7 +62,7 @@ def served(cluster: Cluster, namespace: str) -> tuple[str, str, str, str]:
 
 def test_an_alias_plans_applies_and_its_move_is_the_next_plan(
         capsys: pytest.CaptureFixture[str], kubeconfig: Path, namespace: str, cluster: Cluster,
-        spec: Path, mlflow: MlflowClient, fraud_model: RegisteredModel) -> None:
+        spec: Path, mlflow: MlflowClient, fraud_model: RegisteredModel, monkeypatch: pytest.MonkeyPatch) -> None:
     where = on(kubeconfig, namespace)
     code, out, err = specc(capsys, "apply", str(spec), *where, "--auto-approve", "--no-wait", "--no-color")
     assert code == 0, out + err
@@ -112,6 +112,15 @@ def test_an_alias_plans_applies_and_its_move_is_the_next_plan(
     assert (f"model fraud-detector: mlflow {fraud_model.name}@champion now resolves to version 1 (run {first_run}), "
             f"the plan pinned version 2 (run {second_run}): champion moved since the plan [P612]") in err
     assert "the saved plan is stale: nothing was applied" in err
+    assert served(cluster, namespace)[1] == "1"
+
+    # A registry that cannot be asked cannot confirm the pin: refused too.
+    with monkeypatch.context() as offline:
+        offline.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # the discard port: nothing listens
+        code, out, err = specc(capsys, "apply", str(saved), *where, "--auto-approve", "--no-wait")
+    assert code == 1, out + err
+    assert (f"model fraud-detector: cannot check that mlflow {fraud_model.name}@champion still resolves to "
+            "version 2: cannot reach the registry at http://127.0.0.1:9: connection refused") in err
     assert served(cluster, namespace)[1] == "1"
 
     # Back where the plan pinned it: the saved plan applies exactly what it showed.

@@ -415,3 +415,46 @@ def test_a_canary_resolves_on_its_own(capsys: pytest.CaptureFixture[str], tmp_pa
     code, out, _ = specc(capsys, "plan", str(path), "--target", f"dir:{tmp_path / 'gitops'}", "--no-color")
     assert code == 0
     assert f"fraud-detector (canary): mlflow {fraud_model.name}/2 is version 2, run {fraud_model.runs[1]}" in out
+
+
+@pytest.fixture
+def redirecting_server() -> Iterator[tuple[str, list[str]]]:
+    """A loopback HTTP server that redirects every request elsewhere (as a moved tracking server or a
+    login proxy would), recording the Authorization headers it receives."""
+    import http.server
+    import threading
+
+    seen: list[str] = []
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's handler name
+            seen.append(self.headers.get("Authorization", ""))
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.1:{self.server.server_address[1]}/elsewhere")
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_redirects_are_not_followed_so_credentials_go_only_where_pointed(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        redirecting_server: tuple[str, list[str]]) -> None:
+    uri, seen = redirecting_server
+    token = "tok-" + "77b0e1" * 6
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", token)
+    path = spec_file(tmp_path, "{provider: mlflow, model: fraud, alias: champion}")
+    line = refused(capsys, path, "G908", "redirected the request (302)", "does not follow redirects")
+    assert token not in line
+    assert seen == [f"Bearer {token}"], "one request, to the address given, and none to the redirect target"

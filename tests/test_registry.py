@@ -427,7 +427,7 @@ def redirecting_server() -> Iterator[tuple[str, list[str]]]:
     seen: list[str] = []
 
     class Redirect(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's handler name
+        def do_GET(self) -> None:
             seen.append(self.headers.get("Authorization", ""))
             self.send_response(302)
             self.send_header("Location", f"http://127.0.0.1:{self.server.server_address[1]}/elsewhere")

@@ -161,7 +161,8 @@ class Plan:
         """The plan with every field value hidden, for output posted publicly (`--mask-all`); the
         objects to apply are kept."""
         return replace(self, changes=tuple(replace(c, fields=tuple(f.masked() for f in c.fields))
-                                           for c in self.changes))
+                                           for c in self.changes),
+                       resolutions=tuple(r.masked() for r in self.resolutions))
 
     def to_json(self, *, include_desired: bool = False) -> dict[str, Any]:
         """The plan as data (format `PLAN_FORMAT_VERSION`); secrets masked unless writing the

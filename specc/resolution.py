@@ -7,6 +7,7 @@ to a registry.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,16 @@ class Resolution:
         """The live objects serve another version than the registry names now."""
         return self.previous_version is not None and (
             self.previous_version != self.version or self.previous_run_id != self.run_id)
+
+    def masked(self) -> Resolution:
+        """For `--mask-all`: the reference and the versions stay (they say what moved), every other
+        value the registry reported is hidden."""
+        hidden = "(sensitive value)"
+        return dataclasses.replace(
+            self, endpoint=hidden, storage_uri=hidden, source=hidden, mapped=(),
+            run_id=hidden if self.run_id is not None else None,
+            previous_run_id=hidden if self.previous_run_id is not None else None,
+            tags={k: hidden for k in self.tags}, model_tags={k: hidden for k in self.model_tags})
 
     def ref(self) -> Reference:
         return Reference(self.provider, self.registry_model, self.alias, self.requested_version, self.tracking_uri)

@@ -394,6 +394,10 @@ def test_plans_show_what_was_resolved_and_an_alias_move(
     assert (resolution["version"], resolution["runId"], resolution["registryUri"]) == (
         "2", new_run, f"models:/{fraud_model.name}/2")
     assert resolution["modelTags"] == {"api_token": "(sensitive value)", "team": "risk"}
+    # --mask-all (output posted publicly): what moved stays, what the registry reported is hidden.
+    _, masked, _ = specc(capsys, "plan", str(path), "--target", target, "--no-color", "--mask-all")
+    assert "  fraud-detector: champion 1 → 2\n" in masked
+    assert fraud_model.location(2) not in masked and new_run not in masked and "risk" not in masked
 
 
 def test_a_canary_resolves_on_its_own(capsys: pytest.CaptureFixture[str], tmp_path: Path, tracking: str,

@@ -386,7 +386,7 @@ def test_plans_show_what_was_resolved_and_an_alias_move(
     assert (f'~ spec.template.spec.initContainers[name=storage-initializer].args[0]: '
             f'"{fraud_model.location(1)}" -> "{fraud_model.location(2)}"') in text
     _, markdown, _ = specc(capsys, "plan", str(path), "--target", target, "--format", "markdown")
-    assert f"- `fraud-detector: champion 1 → 2, run {old_run} → {new_run}`" in markdown
+    assert f"- <code>fraud-detector: champion 1 → 2, run {old_run} → {new_run}</code>" in markdown
     _, as_json, _ = specc(capsys, "plan", str(path), "--target", target, "--format", "json")
     resolution = json.loads(as_json)["registry"][0]
     assert resolution["moved"] is True

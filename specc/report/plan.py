@@ -7,6 +7,7 @@ Output is deterministic: models, objects and fields are sorted. Must not print.
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -166,19 +167,25 @@ def model_table(rows: Iterable[tuple[str, str, dict[str, int]]]) -> list[str]:
     return lines
 
 
+def _code(text: str) -> str:
+    """A value from the spec or the registry inside a Markdown table or list: an HTML code element,
+    escaped, so a `|`, a backtick or a tag in it cannot break the table or inject markup."""
+    return f"<code>{html.escape(printable(text), quote=False).replace('|', '&#124;')}</code>"
+
+
 def registry_markdown(plan: Plan) -> list[str]:
     if not plan.resolutions:
         return []
     lines = ["| model | reference | version | run | serves |", "|---|---|---|---|---|"]
     for r in plan.resolutions:
-        what = f"`{r.model}`" + (" (canary)" if r.role == "canary" else "")
-        moved = f" (was {r.previous_version})" if r.moved else ""
-        lines.append(f"| {what} | `{r.provider} {r.reference}` | {r.version}{moved} | `{r.run_id or ''}` | "
-                     f"`{r.storage_uri}` |")
+        what = _code(r.model) + (" (canary)" if r.role == "canary" else "")
+        moved = f" (was {_code(r.previous_version or '')})" if r.moved else ""
+        lines.append(f"| {what} | {_code(f'{r.provider} {r.reference}')} | {_code(r.version)}{moved} | "
+                     f"{_code(r.run_id or '')} | {_code(r.storage_uri)} |")
     moved_lines = [moved_line(r) for r in plan.resolutions if r.moved]
     if moved_lines:
         lines.extend(["", "The registry moved since the live objects were applied:", ""])
-        lines.extend(f"- `{line}`" for line in moved_lines)
+        lines.extend(f"- {_code(line)}" for line in moved_lines)
     return [*lines, ""]
 
 

@@ -259,6 +259,9 @@ class MlflowRegistry(RegistryProvider):
                 rest = location.removeprefix("models:").lstrip("/")
                 if rest.startswith("m-"):
                     model_id, _, sub = rest.partition("/")
+                    if not re.fullmatch(r"m-[0-9a-f]+", model_id):  # it becomes part of a request path
+                        raise RegistryFault("bad-answer", f"the artifact location {location} names a logged "
+                                            "model id MLflow does not make")
                     logged = self._get(api, f"logged-models/{model_id}", {}, f"logged model {model_id}")
                     info = (logged.get("model") or {}).get("info") or {}
                     root = info.get("artifact_uri") if isinstance(info, dict) else None

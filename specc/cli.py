@@ -133,7 +133,7 @@ def validate(files: Sequence[str], fmt: str, kube_version: tuple[int, int] | Non
             _echo_err(diagnostics_text(diagnostics))
             ok = not any(d.severity == "error" for d in diagnostics)
             if ok:
-                click.echo(f"{file}: valid")
+                click.echo(printable(f"{file}: valid"))
     if failed:
         sys.exit(1)
 
@@ -191,7 +191,7 @@ def render(file: str, backend: str | None, output_dir: Path | None, namespace: s
     for obj in compiled.desired:
         write_file(output_dir / file_name(obj.key), dump(obj.body), owned=rendered_by_specc, within=output_dir,
                    hint="render into an empty directory, or remove the file")
-    click.echo(f"wrote {len(compiled.desired)} objects to {output_dir}")
+    click.echo(printable(f"wrote {len(compiled.desired)} objects to {output_dir}"))
 
 
 # -- plan and apply -------------------------------------------------------------------------------------
@@ -287,7 +287,7 @@ def _load_saved_plan(path: str) -> Any | None:
     if path == "-" or os.path.isdir(path):
         return None
     try:
-        raw = read_regular(path)
+        raw = read_regular(path, follow=True)
     except FileRefused:
         return None  # reading it as a spec reports why
     data = saved_plan_data(raw)
@@ -337,7 +337,7 @@ def plan(file: str, kubeconfig: str | None, context: str | None, namespace: str 
     _print_plan(result, fmt, colour=not no_color, mask_all=mask_all)
     if out is not None:
         _save_plan(result, out)
-        click.echo(f"Saved the plan to {out}; apply it with: specc apply {out}", err=True)
+        click.echo(printable(f"Saved the plan to {out}; apply it with: specc apply {out}"), err=True)
     if detailed_exitcode and result.has_changes:
         sys.exit(2)
 
@@ -358,7 +358,7 @@ def _progress_printer(colour: bool) -> Callable[[Any], None]:
     def show(event: Any) -> None:
         where = f"{event.model}: " if event.model else ""
         obj = f"{event.key} " if event.key is not None else ""
-        line = f"  {symbols.get(event.kind, '-')} {where}{obj}{event.message}"
+        line = printable(f"  {symbols.get(event.kind, '-')} {where}{obj}{event.message}")
         if colour and event.kind == "failed":
             line = click.style(line, fg="red")
         click.echo(line, err=True)
@@ -463,7 +463,7 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
         if not result.has_changes or not _confirm(auto_approve, question):
             return
         written, removed = apply_directory(result, target)
-        click.echo(f"Apply complete: {written} file(s) written, {removed} removed in {directory}.")
+        click.echo(printable(f"Apply complete: {written} file(s) written, {removed} removed in {directory}."))
         return
 
     registry = load_registry()
@@ -550,7 +550,7 @@ def force_unlock(file: str, lock_id: str, kubeconfig: str | None, context: str |
     cluster = _connection(kubeconfig, context, namespace, request_timeout).connect()
     name, spec_namespace = _identity(None, read_spec(file), namespace)
     info = locking.force_unlock(cluster, spec_namespace, name, lock_id)
-    click.echo(f"Removed the lock held by {info.holder} on {spec_namespace}/{name}.")
+    click.echo(printable(f"Removed the lock held by {info.holder} on {spec_namespace}/{name}."))
 
 
 @cli.command()
@@ -566,6 +566,7 @@ def force_unlock(file: str, lock_id: str, kubeconfig: str | None, context: str |
 def diff(old: str, new: str | None, base: str | None, fmt: str, detailed_exitcode: bool,
          kube_version: tuple[int, int] | None, no_color: bool, mask_all: bool) -> None:
     """Review a spec change without a cluster: OLD and NEW spec files, or FILE with --base REV."""
+    from specc.objects import DesiredSet
     from specc.pipeline import compile_document
     from specc.registry import load_registry
     from specc.report.review import review_json, review_markdown, review_text
@@ -577,8 +578,6 @@ def diff(old: str, new: str | None, base: str | None, fmt: str, detailed_exitcod
     if base is not None and (base.startswith("-") or not base.strip()):
         _refuse("--base", "must name a git revision (a branch, tag or commit), not an option")
     registry = load_registry()
-    from specc.objects import DesiredSet
-
     if base is not None:
         before_doc, after_doc = read_spec_at_revision(old, base), read_spec(old)
     else:

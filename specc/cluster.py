@@ -482,7 +482,7 @@ def check_kubeconfig(kubeconfig: str | None) -> list[str]:
         if not os.path.exists(path):
             raise _error("K510", f"kubeconfig {path} does not exist", hint="check KUBECONFIG / --kubeconfig")
         try:
-            raw = read_regular(os.path.expanduser(path), 16 * 1024 * 1024, code="K510")
+            raw = read_regular(os.path.expanduser(path), 16 * 1024 * 1024, code="K510", follow=True)
         except FileRefused as refused:
             raise _error("K510", f"kubeconfig {refused.diagnostics[0].message}",
                          hint="check KUBECONFIG / --kubeconfig") from None

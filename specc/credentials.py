@@ -75,22 +75,25 @@ CREDENTIAL_PARAMETERS = frozenset({
 _CONNECTION_KEYS = ("AccountKey", "SharedAccessKey", "SharedAccessSignature", "Password", "Pwd",
                     "SharedSecretValue", "ClientSecret")
 _CONNECTION_RE = re.compile(r"(?i)(?<![A-Za-z0-9])(" + "|".join(_CONNECTION_KEYS) + r")\s*=")
-_USERINFO_RE = re.compile(r"(?i)([a-z][a-z0-9+.-]*://)([^/?#\s@]+)@")
+# Every pattern is linear in the length of its input (values may be 32 KiB): a match can only start
+# where a run of its characters starts (a look-behind, not `\b`, which also matches inside a run that
+# contains '-'), so no position is scanned again from each of its predecessors.
+_USERINFO_RE = re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]{0,63}://)([^/?#\s@]{1,512})@")
 # `user:password@host` without a scheme: an image reference or a host written with credentials.
-_BARE_USERINFO_RE = re.compile(r"(^|[\s'\"(=])([^\s/@:'\"]+):([^\s/@'\"]+)@(?=[A-Za-z0-9\[])")
+_BARE_USERINFO_RE = re.compile(r"(^|[\s'\"(=])([^\s/@:'\"(=]{1,256}):([^\s/@'\"]{1,256})@(?=[A-Za-z0-9\[])")
 _PARAMETER_RE = re.compile(
     r"(?i)([?&#;]\s*(" + "|".join(re.escape(p) for p in sorted(CREDENTIAL_PARAMETERS, key=len, reverse=True))
     + r")=)([^&#\s'\"]*)")
 _TOKEN_SHAPES = (
     re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----"),
-    re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),  # JWT
-    re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key id
-    re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"),
-    re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}"),
-    re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"),
-    re.compile(r"\bhf_[A-Za-z0-9]{30,}"),
-    re.compile(r"\bsk-[A-Za-z0-9_-]{20,}"),
-    re.compile(r"\bAIza[0-9A-Za-z_-]{35}"),
+    re.compile(r"(?<![A-Za-z0-9_.-])eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),  # JWT
+    re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Za-z0-9])"),  # AWS access key id
+    re.compile(r"(?<![A-Za-z0-9_-])(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"),
+    re.compile(r"(?<![A-Za-z0-9_-])glpat-[A-Za-z0-9_-]{20,}"),
+    re.compile(r"(?<![A-Za-z0-9_-])xox[abprs]-[A-Za-z0-9-]{10,}"),
+    re.compile(r"(?<![A-Za-z0-9_-])hf_[A-Za-z0-9]{30,}"),
+    re.compile(r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{20,}"),
+    re.compile(r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}"),
 )
 _AUTH_HEADER_RE = re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{8,}")
 _PAIR_RE = re.compile(

@@ -59,11 +59,13 @@ def kind_of(mode: int) -> str:
     return "not a regular file"
 
 
-def read_regular(path: Path | str, limit: int = MAX_READ, *, code: str = "F801") -> bytes:
+def read_regular(path: Path | str, limit: int = MAX_READ, *, code: str = "F801", follow: bool = False) -> bytes:
     """The bytes of a regular file (at most `limit` + 1 of them, so a caller can tell it is too big).
-    A symlink as the last component, a FIFO, a device or a directory is refused without blocking."""
+    A FIFO, a device or a directory is refused without blocking; so is a symlink as the last
+    component unless `follow` (reading a file the user named through a link is harmless)."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | (0 if follow else os.O_NOFOLLOW)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, flags)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise refused(code, path, "is a symbolic link; specc does not follow it here",

@@ -43,6 +43,28 @@ def quantity_problem(text: str) -> str | None:
     return None
 
 
+def quantity_range_problem(text: str) -> str | None:
+    """Why a well-formed quantity is outside what the API server stores as written (above 2^63-1 it
+    is capped, below one nano-unit rounded up: the live value would never match), or None."""
+    match = _FORM.match(text) if len(text) <= 4 * MAX_LENGTH else None
+    if match is None:
+        return None  # not a quantity, or refused by `quantity_problem` already
+    number, suffix = match.group(1), match.group(2) or ""
+    if _exponent_form(suffix) and len(suffix[1:].lstrip("+-")) > 3:
+        return None  # refused by `quantity_problem` (floats written unquoted have at most 3 digits)
+    value = abs(Fraction(number))
+    if suffix in _BINARY:
+        value *= 1024 ** _BINARY[suffix]
+    else:
+        exponent = int(suffix[1:]) if _exponent_form(suffix) else _DECIMAL[suffix]
+        value = value * 10**exponent if exponent >= 0 else value / 10**-exponent
+    if value > MAX_VALUE:
+        return f"is larger than Kubernetes can store (2^63-1 = {MAX_VALUE}); the API server would cap it"
+    if 0 < value < Fraction(1, 10**9):
+        return "is smaller than Kubernetes can store (1n, a billionth); the API server would round it up"
+    return None
+
+
 def _exponent_form(suffix: str) -> bool:
     """`e3`, `E-2`: an exponent; `E` alone is the exa suffix, `Ei` exbi."""
     return len(suffix) > 1 and suffix[0] in "eE" and suffix not in _BINARY

@@ -18,6 +18,7 @@ from specc.credentials import sensitive_name, sensitive_value, uri_credential
 from specc.diagnostics import Path, Severity, did_you_mean
 from specc.ir import ModelIR, StorageRef
 from specc.lower import origin
+from specc.quantity import quantity_range_problem
 from specc.spec import DNS1123_LABEL, IMAGE_FORMATS, RegistryRef, ServingSpec
 
 # Schemes that some backend can fetch (which backend fetches which is each backend's own check).
@@ -184,6 +185,11 @@ def _resources(spec: ServingSpec, index: int, model: ModelIR) -> Iterator[Findin
                       f"cpu '{resources.cpu}' uses a binary (memory) suffix",
                       "cpu is counted in cores ('2', '0.5') or millicores ('500m')")
     for field_name, value in (("cpu", resources.cpu), ("memory", resources.memory)):
+        out_of_range = quantity_range_problem(value) if value is not None else None
+        if out_of_range is not None:
+            yield Finding("R306", _setting(spec, index, "resources", field_name),
+                          f"{field_name} {out_of_range}")
+            continue
         if value is not None and re.fullmatch(r"[0.]+(?:[a-zA-Z]+|[eE][-+]?[0-9]+)?", value):
             yield Finding("R306", _setting(spec, index, "resources", field_name),
                           f"{field_name} must be greater than zero", "remove it to leave it unset")

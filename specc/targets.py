@@ -17,6 +17,7 @@ from typing import Any
 
 from specc import applyset
 from specc.cluster import Cluster, Resource
+from specc.credentials import redact
 from specc.diagnostics import ClusterError, Diagnostic, PlanError, Severity, SpeccError
 from specc.files import make_directory, read_regular, remove_file, write_file
 from specc.manifest_yaml import dump, load_manifest
@@ -47,7 +48,8 @@ class ClusterTarget:
 
     @property
     def description(self) -> str:
-        return f"cluster {self.cluster.server} (context {self.cluster.context}), namespace {self.namespace}"
+        # Shown in every plan: a server URL written with credentials in the kubeconfig is not repeated.
+        return redact(f"cluster {self.cluster.server} (context {self.cluster.context}), namespace {self.namespace}")
 
     def kube_version(self) -> tuple[int, int]:
         return self.cluster.version()

@@ -57,6 +57,7 @@ from specc.spec import (
     DNS1123_LABEL,
     DNS1123_SUBDOMAIN,
     ENV_NAME,
+    ENV_VALUE,
     HOSTNAME,
     IMAGE,
     KIND,
@@ -92,6 +93,7 @@ def validate(document: SourceDocument, registry: Registry, target: Target | None
     data = document.data
     errors = structural_errors(data, registry)
     found.extend(structure_diagnostics(document, errors, registry))
+    found.extend(hostile_strings(document, {tuple(e["loc"]) for e in errors}))
     for path, name in unknown_option_backends(data, registry):
         found.add(Diagnostic("R309", f"options for backend '{name}', which is not installed", path=path,
                              span=document.span(path, key=True), hint=_backend_hint(name, registry)))
@@ -192,6 +194,46 @@ def _unused_options(document: SourceDocument, spec: ServingSpec, registry: Regis
         for name in sorted(model.options or {}):
             if name in registry.backends and name != mine:
                 warn(real(("models", i, "options", name)), name, f"this model uses {mine}")
+    return found
+
+
+# Checked with their own, more specific rules (URIs: R304 naming what was found; tracking URIs: R316,
+# naming the environment variables that carry registry credentials; env values: R313).
+_URI_FIELDS = (("storageUri",), ("canary", "storageUri"), ("provenance", "uri"), ("registry", "trackingUri"),
+               ("canary", "registry", "trackingUri"))
+_UNPRINTABLE = re.compile(ENV_VALUE.replace("^[^", "[", 1).removesuffix("]*$") + "]")
+
+
+def hostile_strings(document: SourceDocument, refused: set[tuple[Any, ...]]) -> list[Diagnostic]:
+    """Every string of the document outside env values, wherever it is (backend options included, so
+    fields added later are covered too): a credential (`specc.credentials.sensitive_value`) is refused
+    without repeating it, and so are control, zero-width and bidi-override characters, which would
+    reach annotations, objects and terminals. Paths that already have a structure error are skipped."""
+    found: list[Diagnostic] = []
+
+    def walk(node: Any, path: Path) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(key, str):
+                    walk(value, (*path, key))
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, (*path, index))
+        elif isinstance(node, str) and path not in refused:
+            tail = path[2:] if path[:1] == ("models",) else path[1:] if path[:1] == ("defaults",) else path
+            if len(path) >= 2 and path[-2] == "env":
+                return  # env values: their own pattern and R313
+            if _UNPRINTABLE.search(node):
+                found.append(Diagnostic("S205", "must not contain control, zero-width or bidirectional-override "
+                                        "characters (other than tab and newline)", path=path,
+                                        span=document.span(path)))
+            elif tail not in _URI_FIELDS and sensitive_value(node):
+                found.append(Diagnostic("R304", "credentials must not be written into the spec",
+                                        path=path, span=document.span(path),
+                                        hint="put them in a Secret and reference it (secretEnv, an "
+                                        "imagePullSecret, a service account)"))
+
+    walk(document.data, ())
     return found
 
 
@@ -556,6 +598,8 @@ _LABEL_PATTERNS = (DNS1035, DNS1123_LABEL, DNS1123_SUBDOMAIN, HOSTNAME)
 def _pattern_hint(pattern: str, value: Any) -> str | None:
     if not isinstance(value, str):
         return None
+    if pattern == HOSTNAME and ":" in value and "@" not in value:
+        return "an Ingress host must be a DNS name, not an IP address (or host:port)"
     if pattern == HOSTNAME and any(len(label) > 63 for label in value.split(".")):
         return "each part of a host name between dots is at most 63 characters (RFC 1035)"
     if pattern in _LABEL_PATTERNS:

@@ -423,6 +423,7 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
         apply_directory,
         plan_cluster,
         plan_directory,
+        require_namespace,
         reread_for_saved_plan,
         run_locked,
     )
@@ -474,6 +475,10 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
     progress = _progress_printer(colour)
     lock_name = "destroy" if destroy else "apply"
     if saved is not None:
+        # --create-namespace is refused with a saved plan above: the hint says what to do instead.
+        require_namespace(cluster, saved.namespace, create=False,
+                          hint="create it first, or apply the spec file (not the saved plan) with --create-namespace")
+
         def apply_saved(lock: Any) -> None:
             planned = reread_for_saved_plan(saved, cluster, registry, resolve)
             result = apply_cluster(planned, registry, options, progress, lock)
@@ -491,8 +496,9 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
         click.echo(shown(first.plan), nl=False)
         click.echo("Apply complete: nothing to do.")
         return
-    if create_namespace and not first.read.namespace_exists:
-        _ensure_namespace(cluster, first.plan.namespace)
+    if not destroy and require_namespace(cluster, first.plan.namespace, create=create_namespace,
+                                         exists=first.read.namespace_exists):
+        click.echo(f"Created namespace {first.plan.namespace}.", err=True)
 
     def locked(lock: Any) -> None:
         # Planned again under the lock: no other specc run can change the set between plan and apply.
@@ -524,14 +530,6 @@ def _identity(saved: Any, document: Any, namespace: str | None) -> tuple[str, st
 
     compiled = compile_document(document, namespace=namespace)
     return compiled.desired.spec_name, compiled.desired.namespace
-
-
-def _ensure_namespace(cluster: Any, name: str) -> None:
-    from specc.targets import NAMESPACE
-
-    if cluster.get(NAMESPACE, None, name) is None:
-        cluster.apply(NAMESPACE, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-        click.echo(f"Created namespace {name}.", err=True)
 
 
 @cli.command("force-unlock")

@@ -84,7 +84,23 @@ class CanaryIR:
     storage: StorageRef | None = None
     image: str | None = None
     registry: RegistryRefIR | None = None  # until resolved, `storage` is None
-    provenance: ProvenanceIR | None = None
+    provenance: ProvenanceIR | None = None  # the canary's own; never the stable model's
+
+    @property
+    def unresolved_registry(self) -> bool:
+        return self.registry is not None and self.storage is None
+
+
+@dataclass(frozen=True)
+class InferenceLogIR:
+    """Where and what a model's predictions are logged. `url` None: the backend's own default sink
+    (or, on Seldon Core 2, its Kafka pipeline). `provenance` lists the spec's field names
+    (registry, uri, version, runId) to send with each logged prediction, in that order."""
+
+    url: str | None
+    mode: str = "all"  # all | request | response
+    percent: int = 100
+    provenance: tuple[str, ...] = ("registry", "uri", "version", "runId")
 
 
 @dataclass(frozen=True)
@@ -120,6 +136,7 @@ class ModelIR:
     provenance: ProvenanceIR | None
     options: Any = field(compare=True)  # the backend's validated options (its `Options` model)
     path: Path = ()  # where the model is in the spec, e.g. ("models", 2)
+    inference_log: InferenceLogIR | None = None
     registry: RegistryRefIR | None = None  # artifacts from a registry: `storage` is None until resolved
 
     @property
@@ -127,6 +144,13 @@ class ModelIR:
         """True while a registry reference (the model's or its canary's) has not been resolved."""
         return (self.registry is not None and self.storage is None) or (
             self.canary is not None and self.canary.registry is not None and self.canary.storage is None)
+
+    def track_provenance(self, track: str | None) -> ProvenanceIR | None:
+        """The provenance of what a track serves: the canary's own for `canary` (None when it has
+        none: a canary must not claim the stable model's), the model's otherwise."""
+        if track == "canary":
+            return self.canary.provenance if self.canary is not None else None
+        return self.provenance
 
 
 @dataclass(frozen=True)

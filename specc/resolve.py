@@ -30,13 +30,13 @@ from specc.backend_api import Target
 from specc.credentials import uri_credential
 from specc.diagnostics import Diagnostic, DiagnosticCollector, Path, Severity, SpeccError, did_you_mean
 from specc.ir import ModelIR, ProvenanceIR, RegistryRefIR, ServingIR
-from specc.lower import storage_ref
+from specc.lower import origin, storage_ref
 from specc.registry import Registry
 from specc.registry_api import Reference, RegistryFault, RegistryProvider, Resolved
 from specc.resolution import Resolution
-from specc.rules import storage_findings
+from specc.rules import check_spec, storage_findings
 from specc.spec import URI
-from specc.validate import ValidatedSpec
+from specc.validate import ValidatedSpec, span_for
 
 GROUP = "specc.registries"
 DEFAULT_TIMEOUT = 10.0
@@ -184,27 +184,57 @@ def resolve_spec(validated: ValidatedSpec, backends: Registry, target: Target, o
             storage_uri=resolved.storage_uri, source=resolved.source, mapped=resolved.mapped,
             tags=dict(resolved.tags), model_tags=dict(resolved.model_tags)))
     found.raise_if_errors(ResolveError)
-    # The backend sees the resolved location exactly as it would see a typed storageUri.
-    for model, role, ref in pending:
+    # The backend and the rules see the resolved model exactly as they would see typed values: the
+    # location gets a typed storageUri's checks, and what depends on provenance (a canary's own, the
+    # logger's metadata) is checked now that it is known. Findings validate already reported are not
+    # repeated.
+    known = {(d.code, d.message, d.path) for d in validated.warnings}
+    checked: set[str] = set()
+    for model, _, _ in pending:
         lowered = resolved_models[model.name]
         backend = backends.backends.get(lowered.backend)
-        if backend is None:
+        if backend is None or model.name in checked:
             continue
-        at: Path = ("storageUri",) if role == "model" else ("canary", "storageUri")
+        checked.add(model.name)
+        index = int(model.path[1]) if len(model.path) > 1 else 0
         for problem in backend.check(lowered, target):
-            if tuple(problem.path[:len(at)]) != at:
-                continue  # not about this location: validate reported it already
-            found.add(Diagnostic("G909", f"{ref.provider} {ref.selector} resolves to "
-                                 f"{_resolution_uri(resolutions, model.name, role)}, and {backend.name}: "
-                                 f"{problem.message}", path=ref.path, span=document.span(ref.path, key=True),
-                                 hint=problem.hint, severity=problem.severity))
+            at = _storage_reference(lowered, problem.path)
+            if at is not None:
+                found.add(Diagnostic("G909", f"{at.provider} {at.selector} resolves to "
+                                     f"{_resolution_uri(resolutions, model.name, problem.path)}, and {backend.name}: "
+                                     f"{problem.message}", path=at.path, span=document.span(at.path, key=True),
+                                     hint=problem.hint, severity=problem.severity))
+                continue
+            path = origin(validated.spec, index, problem.path)
+            message = f"{backend.name}: {problem.message}"
+            if ("B410", message, path) not in known:
+                found.add(Diagnostic("B410", message, path=path, span=span_for(document, path), hint=problem.hint,
+                                     severity=problem.severity))
+    models = {int(m.path[1]): m for m in resolved_models.values() if len(m.path) > 1}
+    for finding in check_spec(validated.spec, models):
+        if finding.model is None or models[finding.model].name not in checked:
+            continue
+        if (finding.code, finding.message, finding.path) not in known:
+            found.add(Diagnostic(finding.code, finding.message, path=finding.path,
+                                 span=span_for(document, finding.path), hint=finding.hint,
+                                 severity=finding.severity))
     found.raise_if_errors(ResolveError)
     ir = dataclasses.replace(validated.ir, models=tuple(resolved_models[m.name] for m in validated.ir.models))
     warnings = (*validated.warnings, *found.warnings, *providers.warnings)
     return dataclasses.replace(validated, ir=ir, warnings=warnings), tuple(resolutions)
 
 
-def _resolution_uri(resolutions: Iterable[Resolution], model: str, role: str) -> str:
+def _storage_reference(model: ModelIR, path: Path) -> RegistryRefIR | None:
+    """The registry reference behind a problem about a storage location, if it came from one."""
+    if tuple(path[:1]) == ("storageUri",):
+        return model.registry
+    if tuple(path[:2]) == ("canary", "storageUri") and model.canary is not None:
+        return model.canary.registry
+    return None
+
+
+def _resolution_uri(resolutions: Iterable[Resolution], model: str, path: Path) -> str:
+    role = "canary" if tuple(path[:1]) == ("canary",) else "model"
     return next((r.storage_uri for r in resolutions if r.model == model and r.role == role), "?")
 
 

@@ -114,11 +114,15 @@ def _model_rules(spec: ServingSpec, index: int, model: ModelIR) -> Iterator[Find
     if written_model.registry is not None:
         yield from _registry_rules(written_model.registry, ("models", index, "registry"))
         if written_model.provenance is not None:
-            yield Finding("R317", ("models", index, "provenance"),
+            yield Finding("R321", ("models", index, "provenance"),
                           "'provenance' is filled in from the registry for a model with 'registry'",
                           "remove it: specc records the resolved version, run id and registry URI itself")
     if written_model.canary is not None and written_model.canary.registry is not None:
         yield from _registry_rules(written_model.canary.registry, ("models", index, "canary", "registry"))
+        if written_model.canary.provenance is not None:
+            yield Finding("R321", ("models", index, "canary", "provenance"),
+                          "the canary's 'provenance' is filled in from the registry for a canary with 'registry'",
+                          "remove it: specc records the resolved version, run id and registry URI itself")
     if model.canary is not None:
         canary_path: Path = ("models", index, "canary")
         if model.canary.storage is not None:
@@ -146,9 +150,15 @@ def _model_rules(spec: ServingSpec, index: int, model: ModelIR) -> Iterator[Find
     if model.provenance is not None:
         yield from credential_findings(model.provenance.uri, ("models", index, "provenance", "uri"),
                                        "provenance.uri")
+    if model.canary is not None and model.canary.provenance is not None:
+        yield from credential_findings(model.canary.provenance.uri, ("models", index, "canary", "provenance", "uri"),
+                                       "canary.provenance.uri")
     written = spec.models[index]
     yield from _literal_secrets(("models", index), written.env)
     yield from _secret_env(("models", index), written.env, [s.name for s in written.secret_env or ()])
+    yield from _canary_provenance(model, ("models", index, "canary"))
+    if model.inference_log is not None:
+        yield from _inference_log(spec, index, model)
     scaling = model.autoscaling
     if scaling and scaling.metric in ("cpu", "memory") and scaling.target > 1000:
         yield Finding("R310", at("autoscaling", "target"),
@@ -222,21 +232,21 @@ def _registry_rules(ref: RegistryRef, path: Path) -> Iterator[Finding]:
     at = (*path, "trackingUri")
     scheme = ref.tracking_uri.split("://", 1)[0]
     if scheme not in TRACKING_SCHEMES:
-        yield Finding("R316", at, f"specc reaches a registry over HTTP(S); '{scheme}://' is not supported",
+        yield Finding("R320", at, f"specc reaches a registry over HTTP(S); '{scheme}://' is not supported",
                       "give the tracking server's address, e.g. https://mlflow.example.com")
         return
     try:
         hostname = urlsplit(ref.tracking_uri).hostname
     except ValueError:
-        yield Finding("R316", at, "the tracking URI is not a valid URI")
+        yield Finding("R320", at, "the tracking URI is not a valid URI")
         return
     why = uri_credential(ref.tracking_uri)
     if why is not None:
-        yield Finding("R316", at, f"credentials must not be written into the tracking URI: {why}",
+        yield Finding("R320", at, f"credentials must not be written into the tracking URI: {why}",
                       "set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, "
                       "in the environment of specc")
     if not hostname:
-        yield Finding("R316", at, f"{scheme}:// needs a host", f"write {scheme}://<host>[:<port>]")
+        yield Finding("R320", at, f"{scheme}:// needs a host", f"write {scheme}://<host>[:<port>]")
 
 
 def storage_findings(storage: StorageRef, path: Path) -> Iterator[Finding]:
@@ -354,3 +364,44 @@ def _image_rules(image: str, path: Path) -> Iterator[Finding]:
     elif last.endswith(":latest"):
         yield Finding("R307", path, f"image '{image}' uses ':latest', which changes under you",
                       "pin a version tag or an @sha256 digest", severity=Severity.WARNING)
+
+
+def _canary_provenance(model: ModelIR, path: Path) -> Iterator[Finding]:
+    if model.canary is not None and model.canary.unresolved_registry:
+        return  # its provenance comes from the registry when planning (checked again then)
+    if model.canary is not None and model.provenance is not None and model.canary.provenance is None:
+        yield Finding("R316", path, "the canary has no provenance of its own: its objects carry none, so its "
+                      "predictions cannot be traced to the registry",
+                      "add canary.provenance with the registry entry the canary serves",
+                      severity=Severity.WARNING)
+
+
+def _inference_log(spec: ServingSpec, index: int, model: ModelIR) -> Iterator[Finding]:
+    log = model.inference_log
+    assert log is not None
+    if log.url is not None:
+        yield from sink_url_problems(log.url, origin(spec, index, ("inferenceLog", "url")))
+    if model.provenance is None:
+        yield Finding("R318", origin(spec, index, ("inferenceLog",)),
+                      "predictions are logged, but the model has no provenance: logged predictions cannot be "
+                      "traced to a registry version", "add provenance (registry, uri, version, runId)",
+                      severity=Severity.WARNING)
+
+
+def sink_url_problems(url: str, path: Path) -> Iterator[Finding]:
+    """What is wrong with an inference log sink URL. A credential in it (userinfo, a token or
+    signature in the query) is refused as in every URI field, without repeating it."""
+    credentials = list(credential_findings(url, path, "an inference log URL"))
+    if credentials:  # the other checks would only quote the URL, credentials and all
+        yield from credentials
+        return
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # the pattern keeps most of these out; never let one crash validation
+        yield Finding("R317", path, "the inference log URL is not a valid URL")
+        return
+    if not host:
+        yield Finding("R317", path, "the inference log URL needs a host", "write http://<host>[:port]/<path>")
+    if parts.fragment:
+        yield Finding("R317", path, "a fragment ('#...') is never sent to the sink", "remove it")

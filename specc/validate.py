@@ -62,6 +62,7 @@ from specc.spec import (
     IMAGE,
     KIND,
     PATTERN_MEANING,
+    SINK_URL,
     SOURCE_KEYS,
     URI,
     Defaults,
@@ -123,7 +124,7 @@ def validate(document: SourceDocument, registry: Registry, target: Target | None
             installed = ", ".join(registry.names()) or "none"
             what = "is not installed" if name in BUILTIN_BACKENDS else "is unknown"
             found.add(Diagnostic("B401", f"backend '{name}' {what} (installed: {installed})", path=where,
-                                 span=_span_for(document, where), hint=_backend_hint(name, registry)))
+                                 span=span_for(document, where), hint=_backend_hint(name, registry)))
             continue
         backend = registry.backends[name]
         try:
@@ -145,7 +146,7 @@ def validate(document: SourceDocument, registry: Registry, target: Target | None
     refused: set[int] = set()  # models with rule errors: their backend would only repeat them
     for finding in check_spec(spec, models, index_map):
         path = real(finding.path)
-        found.add(Diagnostic(finding.code, finding.message, path=path, span=_span_for(document, path),
+        found.add(Diagnostic(finding.code, finding.message, path=path, span=span_for(document, path),
                              hint=finding.hint, severity=finding.severity))
         if finding.severity is Severity.ERROR and finding.model is not None:
             refused.add(finding.model)
@@ -164,7 +165,7 @@ def validate(document: SourceDocument, registry: Registry, target: Target | None
         for problem in backend.check(lowered, target):
             path = real(origin(spec, i, problem.path))
             found.add(Diagnostic("B410", f"{backend.name}: {problem.message}", path=path,
-                                 span=_span_for(document, path), hint=problem.hint,
+                                 span=span_for(document, path), hint=problem.hint,
                                  severity=problem.severity))
     found.extend(registry.warnings)
     found.raise_if_errors()
@@ -197,10 +198,10 @@ def _unused_options(document: SourceDocument, spec: ServingSpec, registry: Regis
     return found
 
 
-# Checked with their own, more specific rules (URIs: R304 naming what was found; tracking URIs: R316,
+# Checked with their own, more specific rules (URIs: R304 naming what was found; tracking URIs: R320,
 # naming the environment variables that carry registry credentials; env values: R313).
-_URI_FIELDS = (("storageUri",), ("canary", "storageUri"), ("provenance", "uri"), ("registry", "trackingUri"),
-               ("canary", "registry", "trackingUri"))
+_URI_FIELDS = (("storageUri",), ("canary", "storageUri"), ("provenance", "uri"), ("canary", "provenance", "uri"),
+               ("inferenceLog", "url"), ("registry", "trackingUri"), ("canary", "registry", "trackingUri"))
 _UNPRINTABLE = re.compile(ENV_VALUE.replace("^[^", "[", 1).removesuffix("]*$") + "]")
 
 
@@ -341,7 +342,7 @@ def _backend_hint(name: str, registry: Registry) -> str:
     return suggestion or f"installed backends: {', '.join(registry.names()) or 'none'}; see `specc backends`"
 
 
-def _span_for(document: SourceDocument, path: Path) -> Span:
+def span_for(document: SourceDocument, path: Path) -> Span:
     """A rule's position: a scalar's value, or the key line of a mapping or list it is about."""
     site = document.site(path)
     if site is not None and site.raw is None:
@@ -466,6 +467,10 @@ def _structure_diagnostic(document: SourceDocument, error: ErrorDetails, registr
         elif kind == "int_type" and isinstance(value, float):
             hint = "use a whole number"
         return Diagnostic("S203", message, path=loc, span=document.span(loc), hint=hint)
+    if kind == "string_pattern_mismatch" and loc[-2:] == ("inferenceLog", "url"):
+        # A sink URL may hold a credential: never repeat it, not even to refuse it.
+        return Diagnostic("S205", f"the inference log URL {PATTERN_MEANING[SINK_URL]}", path=loc,
+                          span=document.span(loc), hint="e.g. http://sink.logging.svc.cluster.local/")
     if kind == "string_pattern_mismatch":
         pattern = str(ctx.get("pattern"))
         meaning = PATTERN_MEANING.get(pattern, f"must match {pattern}")

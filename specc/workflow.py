@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING
 from specc import applyset
 from specc.apply import ApplyOptions, ApplyResult, Progress, apply_plan
 from specc.cluster import Cluster, RetryPolicy
-from specc.diagnostics import Diagnostic, PlanError
+from specc.diagnostics import ApplyError, Diagnostic, PlanError
 from specc.lock import Lock
 from specc.objects import DesiredObject, DesiredSet, sort_objects
 from specc.pipeline import Compiled, compile_document
-from specc.plan import Action, Plan, make_plan
+from specc.plan import Action, Plan, logging_off_warnings, make_plan
 from specc.registry import Registry, load_registry
 from specc.review import layout_warning
 from specc.source import SourceDocument
-from specc.targets import ClusterRead, ClusterTarget, DirectoryTarget
+from specc.targets import NAMESPACE, ClusterRead, ClusterTarget, DirectoryTarget
 
 if TYPE_CHECKING:
     from specc.resolve import ResolveOptions
@@ -94,8 +94,9 @@ def plan_cluster(document: SourceDocument, cluster: Cluster, *, namespace: str |
     plan = make_plan(
         desired, read.state, applyset_id=applyset.spec_applyset_id(desired.spec_name, desired.namespace),
         target=target.description, replace_paths=_replace_paths(compiled, registry), allow_empty=destroy,
-        warnings=[*compiled.warnings, *read.warnings], spec_file=document.name,
-        spec_data=document.data, details=preview, resolutions=() if destroy else compiled.resolutions,
+        warnings=[*compiled.warnings, *read.warnings, *logging_off_warnings(desired, read.state.objects)],
+        spec_file=document.name, spec_data=document.data, details=preview,
+        resolutions=() if destroy else compiled.resolutions,
     )
     return ClusterPlan(_layout_warnings(plan, compiled, registry), read, target, compiled)
 
@@ -112,7 +113,8 @@ def plan_directory(document: SourceDocument, root: Path, *, kube_version: tuple[
     plan = make_plan(
         desired, state, applyset_id=applyset.spec_applyset_id(desired.spec_name, desired.namespace),
         target=target.description, replace_paths=_replace_paths(compiled, registry), allow_empty=destroy,
-        warnings=[*compiled.warnings, *warnings], spec_file=document.name, spec_data=document.data,
+        warnings=[*compiled.warnings, *warnings, *logging_off_warnings(desired, state.objects)],
+        spec_file=document.name, spec_data=document.data,
         resolutions=() if destroy else compiled.resolutions,
     )
     return _layout_warnings(plan, compiled, registry), target
@@ -197,6 +199,22 @@ def reread_for_saved_plan(plan: Plan, cluster: Cluster, registry: Registry,
         raise PlanError([*stale, Diagnostic("P611", "the saved plan is stale: nothing was applied",
                                             hint="run specc plan again")])
     return ClusterPlan(plan, read, target, None)
+
+
+def require_namespace(cluster: Cluster, namespace: str, *, create: bool, exists: bool | None = None,
+                      hint: str = "create it, or pass --create-namespace") -> bool:
+    """Make sure the namespace is there before the lock is taken (the lock is a Lease in it, so a
+    missing namespace would otherwise surface as a failed Lease create). Creates it with `create`,
+    else refuses with A706 naming --create-namespace. `exists`: already known from a read. Returns
+    whether it was created."""
+    if exists is None:
+        exists = ClusterTarget(cluster, namespace).namespace_exists()
+    if exists:
+        return False
+    if not create:
+        raise ApplyError([Diagnostic("A706", f"namespace {namespace} does not exist", hint=hint)])
+    cluster.apply(NAMESPACE, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    return True
 
 
 def run_locked(cluster: Cluster, namespace: str, spec_name: str, lock_timeout: float,

@@ -186,4 +186,4 @@ def test_a_registry_alias_change_is_shown_at_the_spec_level_without_a_registry(
     fraud = next(m for m in document["models"] if m["name"] == "fraud-detector")
     assert [(f["path"], f["before"], f["after"]) for f in fraud["fields"]] == [
         ("registry.alias", "champion", "challenger")]
-    assert [w["code"] for w in document["warnings"]] == ["W810", "W810"]
+    assert [w["code"] for w in document["warnings"]] == ["W811", "W811"]

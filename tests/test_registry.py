@@ -345,7 +345,7 @@ def test_credentials_in_the_specs_tracking_uri_are_refused_unshown(capsys: pytes
     path = spec_file(tmp_path, '{provider: mlflow, model: fraud, alias: champion, '
                      'trackingUri: "https://ci:s3cr3t-pw@mlflow.example.com"}')
     code, out, err = specc(capsys, "validate", str(path))
-    assert code == 1 and "[R316]" in err
+    assert code == 1 and "[R320]" in err
     assert "s3cr3t-pw" not in out + err
 
 
@@ -412,10 +412,12 @@ def test_a_canary_resolves_on_its_own(capsys: pytest.CaptureFixture[str], tmp_pa
     stable, canary = by_name["fraud-detector"], by_name["fraud-detector-canary"]
     assert stable["spec"]["template"]["spec"]["initContainers"][0]["args"][0] == fraud_model.location(1)
     assert canary["spec"]["template"]["spec"]["initContainers"][0]["args"][0] == fraud_model.location(2)
-    annotations = canary["metadata"]["annotations"]
-    assert (annotations["provenance.specc.dev/version"], annotations["provenance.specc.dev/canary-version"]) == (
-        "1", "2")
-    assert annotations["provenance.specc.dev/canary-run-id"] == fraud_model.runs[1]
+    # Each track carries the provenance of what it serves (the finishing pass stamps a canary's own).
+    for deploy, version in ((stable, 1), (canary, 2)):
+        for notes in (deploy["metadata"]["annotations"], deploy["spec"]["template"]["metadata"]["annotations"]):
+            assert notes["provenance.specc.dev/version"] == str(version)
+            assert notes["provenance.specc.dev/run-id"] == fraud_model.runs[version - 1]
+            assert notes["provenance.specc.dev/uri"] == f"models:/{fraud_model.name}/{version}"
     code, out, _ = specc(capsys, "plan", str(path), "--target", f"dir:{tmp_path / 'gitops'}", "--no-color")
     assert code == 0
     assert f"fraud-detector (canary): mlflow {fraud_model.name}/2 is version 2, run {fraud_model.runs[1]}" in out

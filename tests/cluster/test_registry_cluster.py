@@ -93,6 +93,7 @@ def test_an_alias_plans_applies_and_its_move_is_the_next_plan(
          fraud_model.location(1), fraud_model.location(2)),
         # MLServer reports the version as model_version (MLSERVER_MODEL_VERSION, mlserver/settings.py).
         ("Deployment", f"{mlserver}[name=MLSERVER_MODEL_VERSION].value", "1", "2"),
+        ("Deployment", f"{mlserver}[name=MLSERVER_MODEL_VERSIONS].value", '["1"]', '["2"]'),
     }
     extra = [c for c in changed if c[1] == f"{mlserver}[name=MLSERVER_MODEL_EXTRA].value"]
     assert changed - set(extra) == expected, sorted((changed - set(extra)) ^ expected)

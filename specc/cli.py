@@ -64,6 +64,16 @@ REQUEST_SECONDS = Seconds(0.1, 3600)
 WAIT_SECONDS = Seconds(0, 86400)
 
 
+class OutputPath(click.Path):
+    """A path specc writes to: an empty one (an unset shell variable, `-o ""`) is refused rather than read
+    as the current directory."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("is empty: name the file or directory to write", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def _namespace(_: click.Context, __: click.Parameter, value: str | None) -> str | None:
     from specc.spec import DNS1123_LABEL
 
@@ -166,7 +176,7 @@ def backends() -> None:
 @cli.command()
 @click.argument("file", type=click.Path(allow_dash=True))
 @click.option("--backend", "backend", metavar="NAME", help="Compile every model for this backend.")
-@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("-o", "--output-dir", type=OutputPath(file_okay=False, path_type=Path),
               help="Write one file per object into this directory instead of printing.")
 @click.option("--namespace", "-n", callback=_namespace, help="Override metadata.namespace of the spec.")
 @kube_version_option
@@ -299,7 +309,7 @@ def _load_saved_plan(path: str) -> Any | None:
 @cluster_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
-@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("-o", "--out", type=OutputPath(dir_okay=False, path_type=Path),
               help="Save the plan for `specc apply PLAN` (contains the objects unmasked; written 0600).")
 @click.option("--force-conflicts", is_flag=True, help="Preview taking over fields owned by other managers.")
 @click.option("--destroy", is_flag=True, help="Plan the deletion of every object of the spec.")

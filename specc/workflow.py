@@ -158,12 +158,12 @@ def registry_drift(plan: Plan, resolve: ResolveOptions | None = None) -> list[Di
         try:
             now, _ = lookup(pinned.ref(), providers, options)
         except RegistryFault as fault:
-            stale.append(Diagnostic("P612", f"{what}: cannot check that {pinned.provider} {pinned.reference} still "
+            stale.append(Diagnostic("P613", f"{what}: cannot check that {pinned.provider} {pinned.reference} still "
                                     f"resolves to version {pinned.version}: {fault.message}", hint=fault.hint))
             continue
         if (now.version, now.storage_uri, now.run_id) != (pinned.version, pinned.storage_uri, pinned.run_id):
             moved = f"{pinned.alias} moved" if pinned.alias is not None else "it changed"
-            stale.append(Diagnostic("P612", f"{what}: {pinned.provider} {pinned.reference} now resolves to version "
+            stale.append(Diagnostic("P613", f"{what}: {pinned.provider} {pinned.reference} now resolves to version "
                                     f"{now.version} (run {now.run_id or 'none'}), the plan pinned version "
                                     f"{pinned.version} (run {pinned.run_id or 'none'}): {moved} since the plan"))
     return stale

@@ -111,7 +111,7 @@ def test_an_alias_plans_applies_and_its_move_is_the_next_plan(
     code, out, err = specc(capsys, "apply", str(saved), *where, "--auto-approve", "--no-wait")
     assert code == 1, out + err
     assert (f"model fraud-detector: mlflow {fraud_model.name}@champion now resolves to version 1 (run {first_run}), "
-            f"the plan pinned version 2 (run {second_run}): champion moved since the plan [P612]") in err
+            f"the plan pinned version 2 (run {second_run}): champion moved since the plan [P613]") in err
     assert "the saved plan is stale: nothing was applied" in err
     assert served(cluster, namespace)[1] == "1"
 

@@ -181,10 +181,12 @@ class Cluster:
                     config.load_incluster_config(client_configuration=configuration)
                     return cls._make(configuration, "in-cluster", policy, 1, False)
                 raise
-            chosen = next((c for c in contexts if c["name"] == context), None) if context else active
+            wanted = context or _current_context(files)
+            chosen = next((c for c in contexts if c["name"] == wanted), None) if wanted else active
             if chosen is None:
                 names = ", ".join(sorted(c["name"] for c in contexts)) or "none"
-                raise _error("K510", f"context '{context}' is not in the kubeconfig (contexts: {names})")
+                what = f"context '{wanted}' is not in the kubeconfig" if wanted else "no current-context is set"
+                raise _error("K510", f"{what} (contexts: {names})")
             config.load_kube_config(config_file=kubeconfig, context=chosen["name"],
                                     client_configuration=configuration, persist_config=False)
         except ClusterError:
@@ -563,6 +565,24 @@ def check_kubeconfig(kubeconfig: str | None) -> list[str]:
                     raise _error("K510", f"kubeconfig {path}: every entry of '{key}' needs a name",
                                  hint="check the file against `kubectl config view`")
     return paths
+
+
+def _current_context(paths: list[str]) -> str | None:
+    """The current-context kubectl uses for KUBECONFIG=a:b: the first file that sets one wins
+    (client-go tools/clientcmd/loader.go merges non-map values in reverse order), where the Python
+    client (kubernetes 37, KubeConfigMerger) would take the last one: another cluster than kubectl's."""
+    import os
+
+    import yaml
+
+    from specc.files import read_regular
+
+    for path in paths:  # each already checked by check_kubeconfig: a regular file holding a mapping
+        data = yaml.safe_load(read_regular(os.path.expanduser(path), 16 * 1024 * 1024, code="K510", follow=True))
+        name = data.get("current-context") if isinstance(data, dict) else None
+        if isinstance(name, str) and name:
+            return name
+    return None
 
 
 def _error(code: str, message: str, hint: str | None = None) -> ClusterError:

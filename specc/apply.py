@@ -32,9 +32,11 @@ from specc.diagnostics import ApplyError, ClusterError, Diagnostic
 from specc.lock import Lock
 from specc.objects import CUSTOM_STAGE, STAGES, Manifest, ObjectKey, stage_of
 from specc.plan import Action, Change, Plan
-from specc.readiness import IMMEDIATE, core_readiness
+from specc.readiness import IMMEDIATE, core_readiness, pod_problems, selector
 from specc.registry import Registry
 from specc.targets import NAMESPACE, PARENT, ClusterRead, ClusterTarget
+
+PODS = Resource("", "v1", "Pod", "pods", True)
 
 
 @dataclass(frozen=True)
@@ -229,11 +231,26 @@ def _wait(cluster: Cluster, read: ClusterRead, registry: Registry, changes: Sequ
         if time.monotonic() >= deadline:
             raise ApplyError([
                 Diagnostic("A709", f"model {pending[k].model}: {k} not ready after {options.timeout:.0f}s: "
-                           f"{last.get(k) or 'no status yet'}",
+                           f"{_why(cluster, k, objects[keys.index(k)], last.get(k))}",
                            hint="the objects are applied; re-run apply to wait again, or use --no-wait")
                 for k in sorted(pending)])
         time.sleep(options.poll_interval)
     return ready
+
+
+def _why(cluster: Cluster, key: ObjectKey, obj: Any, message: str | None) -> str:
+    """The last readiness message, and for a workload what its pods say (the first unready one)."""
+    text = message or "no status yet"
+    if key.kind not in ("Deployment", "StatefulSet") or not isinstance(obj, dict):
+        return text
+    labels = selector(obj)
+    if labels is None:
+        return text
+    try:
+        problem = pod_problems(cluster.list(PODS, key.namespace, label_selector=labels))
+    except ClusterError:
+        return text  # the explanation is a courtesy: the timeout is reported either way
+    return f"{text}; {problem}" if problem else text
 
 
 def _readiness(registry: Registry, change: Change, obj: Any) -> Readiness:

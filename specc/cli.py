@@ -404,6 +404,7 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
         plan_cluster,
         plan_directory,
         preflight_apply,
+        require_namespace,
         reread_for_saved_plan,
         run_locked,
     )
@@ -454,12 +455,16 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
     progress = _progress_printer(colour)
     lock_name = "destroy" if destroy else "apply"
     if saved is not None:
+        check_saved_plan(saved, cluster)  # the right cluster, and the rights, before anything else
+        # --create-namespace is refused with a saved plan above: the hint says what to do instead.
+        require_namespace(cluster, saved.namespace, create=False,
+                          hint="create it first, or apply the spec file (not the saved plan) with --create-namespace")
+
         def apply_saved(lock: Any) -> None:
             planned = reread_for_saved_plan(saved, cluster, registry)
             result = apply_cluster(planned, registry, options, progress, lock)
             click.echo(_done(result))
 
-        check_saved_plan(saved, cluster)  # the right cluster, and the rights, before the lock
         run_locked(cluster, saved.namespace, saved.spec_name, lock_timeout, apply_saved, lock_name)
         return
 
@@ -473,8 +478,9 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
         click.echo("Apply complete: nothing to do.")
         return
     preflight_apply(first, create_namespace=create_namespace, destroy=destroy)  # before the first write
-    if create_namespace and not first.read.namespace_exists:
-        _ensure_namespace(cluster, first.plan.namespace)
+    if not destroy and require_namespace(cluster, first.plan.namespace, create=create_namespace,
+                                         exists=first.read.namespace_exists):
+        click.echo(f"Created namespace {first.plan.namespace}.", err=True)
 
     def locked(lock: Any) -> None:
         # Planned again under the lock: no other specc run can change the set between plan and apply.
@@ -499,12 +505,6 @@ def _done(result: Any) -> str:
     return f"Apply complete: {len(result.applied)} applied, {len(result.deleted)} deleted{ready}."
 
 
-def _ensure_namespace(cluster: Any, name: str) -> None:
-    from specc.targets import NAMESPACE
-
-    if cluster.get(NAMESPACE, None, name) is None:
-        cluster.apply(NAMESPACE, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-        click.echo(f"Created namespace {name}.", err=True)
 
 
 @cli.command("force-unlock")

@@ -9,7 +9,11 @@ The finishing pass, the same for every backend:
 - namespace on every object;
 - ownership labels (`app.kubernetes.io/{name,instance,managed-by,part-of}`, `specc.dev/{spec,model}`,
   and the ApplySet `applyset.kubernetes.io/part-of`) on every object and the model's labels on its pods;
-- provenance annotations (`provenance.specc.dev/*`) on every object and on its pods;
+- provenance annotations (`provenance.specc.dev/*`) on every object and on its pods, those of the
+  track each serves (`Backend.track`, `PodSite.track`): a canary's are its own `canary.provenance`,
+  or none, never the stable model's;
+- `specc.dev/inference-log` (the sink, or "backend default") on every object of a model whose
+  predictions are logged, so a plan can tell when logging is turned off;
 - the Pod Security Standard "restricted" settings on every pod and container the backend's
   `pod_sites` hook finds (values a backend set itself are kept);
 - API versions the target cluster serves (autoscaling/v2 before 1.23, policy/v1 before 1.21);
@@ -22,17 +26,18 @@ from typing import Any
 
 from specc import applyset
 from specc.backend_api import Backend, Target
+from specc.backend_api import provenance_annotations as track_provenance_annotations
 from specc.diagnostics import CompileError, Diagnostic
 from specc.ir import ModelIR
 from specc.objects import (
     BACKEND_ANNOTATION,
+    INFERENCE_LOG_ANNOTATION,
     INSTANCE_LABEL,
     MANAGED_BY,
     MANAGED_BY_LABEL,
     MODEL_LABEL,
     NAME_LABEL,
     PART_OF_LABEL,
-    PROVENANCE_PREFIX,
     SPEC_LABEL,
     DesiredObject,
     DesiredSet,
@@ -88,16 +93,9 @@ def ownership_labels(model: ModelIR, set_id: str) -> dict[str, str]:
     }
 
 
-def provenance_annotations(model: ModelIR) -> dict[str, str]:
-    if model.provenance is None:
-        return {}
-    fields = {
-        "registry": model.provenance.registry,
-        "uri": model.provenance.uri,
-        "version": model.provenance.version,
-        "run-id": model.provenance.run_id,
-    }
-    return {PROVENANCE_PREFIX + k: v for k, v in fields.items() if v is not None}
+def provenance_annotations(model: ModelIR, track: str | None = None) -> dict[str, str]:
+    """The provenance annotations of what `track` serves (a canary's are its own, or none)."""
+    return track_provenance_annotations(model.track_provenance(track))
 
 
 def finish(model: ModelIR, backend: Backend, raw: Manifest, target: Target, set_id: str) -> Manifest:
@@ -110,15 +108,17 @@ def finish(model: ModelIR, backend: Backend, raw: Manifest, target: Target, set_
     meta["namespace"] = model.namespace
     labels = ownership_labels(model, set_id)
     meta["labels"] = {**(meta.get("labels") or {}), **labels}
-    annotations = {**(meta.get("annotations") or {}), **provenance_annotations(model),
+    annotations = {**(meta.get("annotations") or {}), **provenance_annotations(model, backend.track(obj)),
                    BACKEND_ANNOTATION: model.backend}
+    if model.inference_log is not None:
+        annotations[INFERENCE_LOG_ANNOTATION] = model.inference_log.url or "backend default"
     meta["annotations"] = annotations
     pod_labels = {k: v for k, v in labels.items() if k != applyset.PART_OF_LABEL}
     for site in backend.pod_sites(obj):
         if site.labels is not None:
             site.labels.update({k: v for k, v in pod_labels.items() if k not in site.labels})
         if site.annotations is not None:
-            site.annotations.update(provenance_annotations(model))
+            site.annotations.update(provenance_annotations(model, site.track))
         if site.pod_spec is not None:
             _restricted_pod(site.pod_spec)
         for container in site.containers:

@@ -53,24 +53,37 @@ class SecretEnvIR:
 
 
 @dataclass(frozen=True)
+class ProvenanceIR:
+    registry: str
+    uri: str
+    version: str | None = None
+    run_id: str | None = None
+
+
+@dataclass(frozen=True)
 class CanaryIR:
     traffic: int
     storage: StorageRef | None = None
     image: str | None = None
+    provenance: ProvenanceIR | None = None  # the canary's own; never the stable model's
+
+
+@dataclass(frozen=True)
+class InferenceLogIR:
+    """Where and what a model's predictions are logged. `url` None: the backend's own default sink
+    (or, on Seldon Core 2, its Kafka pipeline). `provenance` lists the spec's field names
+    (registry, uri, version, runId) to send with each logged prediction, in that order."""
+
+    url: str | None
+    mode: str = "all"  # all | request | response
+    percent: int = 100
+    provenance: tuple[str, ...] = ("registry", "uri", "version", "runId")
 
 
 @dataclass(frozen=True)
 class IngressIR:
     host: str
     path: str
-
-
-@dataclass(frozen=True)
-class ProvenanceIR:
-    registry: str
-    uri: str
-    version: str | None = None
-    run_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +113,14 @@ class ModelIR:
     provenance: ProvenanceIR | None
     options: Any = field(compare=True)  # the backend's validated options (its `Options` model)
     path: Path = ()  # where the model is in the spec, e.g. ("models", 2)
+    inference_log: InferenceLogIR | None = None
+
+    def track_provenance(self, track: str | None) -> ProvenanceIR | None:
+        """The provenance of what a track serves: the canary's own for `canary` (None when it has
+        none: a canary must not claim the stable model's), the model's otherwise."""
+        if track == "canary":
+            return self.canary.provenance if self.canary is not None else None
+        return self.provenance
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ about a value inherited from `defaults` points at `defaults`). Pure; must not va
 
 Merge rules: a model's scalar fields replace the defaults; `replicas` and `resources` merge key by key;
 `env` merges by variable name; `secretEnv` merges by variable name (the model's entry wins); `options`
-merges per backend, key by key.
+merges per backend, key by key; `inferenceLog` merges key by key (`enabled: false` turns it off).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from specc.diagnostics import Path
 from specc.ir import (
     AutoscalingIR,
     CanaryIR,
+    InferenceLogIR,
     IngressIR,
     ModelIR,
     ProvenanceIR,
@@ -29,7 +30,7 @@ from specc.ir import (
     StorageRef,
 )
 from specc.quantity import canonical_quantity
-from specc.spec import DEFAULT_BACKEND, Defaults, Model, ServingSpec
+from specc.spec import DEFAULT_BACKEND, PROVENANCE_FIELDS, Defaults, InferenceLog, Model, Provenance, ServingSpec
 
 AZURE_BLOB_SUFFIX = ".blob.core.windows.net"
 
@@ -106,14 +107,42 @@ def lower_model(spec: ServingSpec, model: Model, index: int, options: Any) -> Mo
             traffic=canary.traffic,
             storage=storage_ref(canary.storage_uri) if canary.storage_uri else None,
             image=canary.image,
+            provenance=provenance_ir(canary.provenance),
         ) if canary else None,
         ingress=IngressIR(model.ingress.host, model.ingress.path) if model.ingress else None,
         metrics=bool(monitoring and monitoring.metrics),
-        provenance=ProvenanceIR(
-            model.provenance.registry, model.provenance.uri, model.provenance.version, model.provenance.run_id,
-        ) if model.provenance else None,
+        provenance=provenance_ir(model.provenance),
         options=options,
         path=path,
+        inference_log=inference_log(defaults.inference_log, model.inference_log),
+    )
+
+
+def provenance_ir(provenance: Provenance | None) -> ProvenanceIR | None:
+    if provenance is None:
+        return None
+    return ProvenanceIR(provenance.registry, provenance.uri, provenance.version, provenance.run_id)
+
+
+def inference_log(inherited: InferenceLog | None, own: InferenceLog | None) -> InferenceLogIR | None:
+    """A model's inference log: its own keys over those of `defaults`; None when neither asks for
+    one or the merged `enabled` is false."""
+    if inherited is None and own is None:
+        return None
+
+    def key(name: str) -> Any:
+        for block in (own, inherited):
+            value = getattr(block, name) if block is not None else None
+            if value is not None:
+                return value
+        return None
+
+    if key("enabled") is False:
+        return None
+    fields = key("provenance")
+    return InferenceLogIR(
+        url=key("url"), mode=key("mode") or "all", percent=key("percent") or 100,
+        provenance=PROVENANCE_FIELDS if fields is None else tuple(f for f in PROVENANCE_FIELDS if f in fields),
     )
 
 
@@ -134,6 +163,13 @@ def origin(spec: ServingSpec, model_index: int, relative: Path) -> Path:
     if not isinstance(head, str):
         return own
     field = _FIELD_BY_KEY.get(head)
+    if field == "inference_log" and len(relative) > 1 and isinstance(relative[1], str):
+        # Merged key by key: each key comes from the block that sets it.
+        key = relative[1]
+        for base, block in ((("models", model_index), model.inference_log), (("defaults",), spec.defaults
+                                                                            and spec.defaults.inference_log)):
+            if block is not None and key in block.model_fields_set:
+                return (*base, *relative)
     if field is None or getattr(model, field, None) is not None:
         return own
     if spec.defaults is not None and getattr(spec.defaults, field, None) is not None:
@@ -144,7 +180,7 @@ def origin(spec: ServingSpec, model_index: int, relative: Path) -> Path:
 _FIELD_BY_KEY = {
     "protocol": "protocol", "replicas": "replicas", "autoscaling": "autoscaling", "resources": "resources",
     "env": "env", "secretEnv": "secret_env", "serviceAccount": "service_account",
-    "monitoring": "monitoring", "options": "options",
+    "monitoring": "monitoring", "options": "options", "inferenceLog": "inference_log",
 }
 
 

@@ -23,6 +23,7 @@ SPEC_LABEL = "specc.dev/spec"
 MODEL_LABEL = "specc.dev/model"
 BACKEND_ANNOTATION = "specc.dev/backend"
 PROVENANCE_PREFIX = "provenance.specc.dev/"
+INFERENCE_LOG_ANNOTATION = "specc.dev/inference-log"  # the sink of a model whose predictions are logged
 
 # Apply order, by kind (unknown kinds are custom resources). Deletes run in the reverse order.
 STAGES: tuple[tuple[str, frozenset[str]], ...] = (

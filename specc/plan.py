@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from specc import __version__
-from specc.diagnostics import Diagnostic, Path, PlanError
+from specc.diagnostics import Diagnostic, Path, PlanError, Severity
 from specc.fielddiff import (
     ABSENT,
     FieldChange,
@@ -33,7 +33,15 @@ from specc.fielddiff import (
     removed_fields,
     union_shape,
 )
-from specc.objects import BACKEND_ANNOTATION, MODEL_LABEL, DesiredSet, Manifest, ObjectKey, stage_of
+from specc.objects import (
+    BACKEND_ANNOTATION,
+    INFERENCE_LOG_ANNOTATION,
+    MODEL_LABEL,
+    DesiredSet,
+    Manifest,
+    ObjectKey,
+    stage_of,
+)
 
 PLAN_FORMAT_VERSION = "1"
 FIELD_MANAGER = "specc"
@@ -488,3 +496,30 @@ def _notes(body: Manifest) -> tuple[str, ...]:
     if requested is not None and effective is not None and requested != effective:
         return (f"canary traffic {requested}% is {effective}% in practice: traffic follows whole pods",)
     return ()
+
+
+LOGGING_OFF_HINT = "keep inferenceLog on every served model whose predictions must be traceable"
+
+
+def logging_off_warnings(desired: DesiredSet, live: Mapping[ObjectKey, Manifest]) -> list[Diagnostic]:
+    """W810 for each model whose live objects log its predictions (they carry
+    `specc.dev/inference-log`, which the compiler stamps on every object of a logged model) while
+    none of its desired objects does: applying turns its inference logging off."""
+    logged_live: dict[str, str] = {}
+    for obj in live.values():
+        meta = obj.get("metadata") or {}
+        sink = (meta.get("annotations") or {}).get(INFERENCE_LOG_ANNOTATION)
+        model = (meta.get("labels") or {}).get(MODEL_LABEL)
+        if isinstance(sink, str) and isinstance(model, str):
+            logged_live.setdefault(model, sink)
+    logged_desired = {o.model for o in desired
+                      if INFERENCE_LOG_ANNOTATION in ((o.body.get("metadata") or {}).get("annotations") or {})}
+    found = []
+    for model, sink in sorted(logged_live.items()):
+        if model in logged_desired:
+            continue
+        gone = "is deleted" if model not in {o.model for o in desired} else "stops logging"
+        found.append(Diagnostic(
+            "W810", f"model {model}: inference logging to {sink} is turned off (the model {gone}): its "
+            "predictions are no longer recorded", severity=Severity.WARNING, hint=LOGGING_OFF_HINT))
+    return found

@@ -8,9 +8,9 @@ Takes two validated specs (their models and what they compile to); returns a `Sp
 - per Kubernetes object: a `Plan` of the new spec's objects against the old spec's, which play the
   part of the live state (as for a directory target), so the vocabulary, masking and replace rules
   are exactly those of `specc plan`;
-- the warnings a reviewer must not miss (W801-W807, see `_warnings`; W808 the namespace moves; W809
-  a migration to a backend that reads the artifact in another layout, `layout_warning`, which
-  `specc plan` reports too).
+- the warnings a reviewer must not miss (W801-W807, W810 inference logging turned off, see `_warnings`;
+  W808 the namespace moves; W809 a migration to a backend that reads the artifact in another layout,
+  `layout_warning`, which `specc plan` reports too, as it does W810).
 
 A model is "renamed" when a removed and an added model have the same settings, or failing that the
 same format and artifact (storageUri or image) and no other candidate on either side; its fields
@@ -31,9 +31,9 @@ from specc import applyset
 from specc.credentials import sensitive_name
 from specc.diagnostics import Diagnostic, Path, Severity
 from specc.fielddiff import ABSENT, FieldChange, field_changes
-from specc.ir import ModelIR
+from specc.ir import ModelIR, ProvenanceIR
 from specc.objects import DesiredSet, ObjectKey
-from specc.plan import Action, Change, LiveState, Plan, make_plan
+from specc.plan import LOGGING_OFF_HINT, Action, Change, LiveState, Plan, make_plan
 
 REVIEW_FORMAT_VERSION = "1"
 # A canary that reaches 100% (or is promoted) from below this share has skipped the usual steps.
@@ -102,6 +102,7 @@ class SpecDiff:
 def model_settings(model: ModelIR) -> dict[str, Any]:
     """A model's effective settings (defaults merged), in the spec's own vocabulary."""
     canary = model.canary
+    log = model.inference_log
     # Backend options as written (after merging defaults): a backend's own defaults are not the
     # spec's business, and keying them by backend keeps the spec's path (`options.kserve.x`).
     options = model.options.model_dump(by_alias=True, exclude_unset=True, mode="json") \
@@ -122,16 +123,23 @@ def model_settings(model: ModelIR) -> dict[str, Any]:
         "secretEnv": {s.name: {"secret": s.secret, "key": s.key} for s in model.secret_env} or None,
         "serviceAccount": model.service_account,
         "canary": {"traffic": canary.traffic, "storageUri": canary.storage.uri if canary.storage else None,
-                   "image": canary.image} if canary else None,
+                   "image": canary.image, "provenance": _provenance(canary.provenance)} if canary else None,
         "ingress": dataclasses.asdict(model.ingress) if model.ingress else None,
         "monitoring": {"metrics": model.metrics},
-        "provenance": {"registry": model.provenance.registry, "uri": model.provenance.uri,
-                       "version": model.provenance.version, "runId": model.provenance.run_id}
-        if model.provenance else None,
+        "provenance": _provenance(model.provenance),
+        "inferenceLog": {"url": log.url, "mode": log.mode, "percent": log.percent,
+                         "provenance": ", ".join(log.provenance) or "(none)"} if log else None,
         "options": {model.backend: options} if options else None,
     }
     cleaned: dict[str, Any] = _drop_none(data)
     return cleaned
+
+
+def _provenance(provenance: ProvenanceIR | None) -> dict[str, Any] | None:
+    if provenance is None:
+        return None
+    return {"registry": provenance.registry, "uri": provenance.uri, "version": provenance.version,
+            "runId": provenance.run_id}
 
 
 def _drop_none(value: Any) -> Any:
@@ -266,7 +274,8 @@ def _warnings(pairs: Sequence[tuple[ModelDiff, ModelIR | None, ModelIR | None]],
               plan: Plan, layout_of: LayoutOf | None = None) -> list[Diagnostic]:
     """W801 model deleted, W802 renamed, W803 backend migration, W804 canary to 100% in one step,
     W805 replicas.min to 0, W806 provenance removed, W807 an object must be replaced, W809 a
-    migration to a backend that reads the artifact in another layout."""
+    migration to a backend that reads the artifact in another layout, W810 inference logging
+    turned off."""
     found: list[tuple[str, Diagnostic]] = []
 
     def warn(model: str, code: str, message: str, hint: str) -> None:
@@ -304,6 +313,9 @@ def _warnings(pairs: Sequence[tuple[ModelDiff, ModelIR | None, ModelIR | None]],
         if before.provenance is not None and after.provenance is None:
             warn(name, "W806", f"model {name}: provenance is removed: its predictions can no longer be "
                  "traced to the registry", "keep provenance (registry, uri, version) on every served model")
+        if before.inference_log is not None and after.inference_log is None:
+            warn(name, "W810", f"model {name}: inference logging is turned off: its predictions are no "
+                 "longer recorded", LOGGING_OFF_HINT)
     for change in plan.changes:
         if change.action is Action.REPLACE:
             warn(change.model, "W807", f"model {change.model}: {change.key} must be replaced: "

@@ -135,9 +135,15 @@ def _model_rules(spec: ServingSpec, index: int, model: ModelIR) -> Iterator[Find
     if model.provenance is not None:
         yield from credential_findings(model.provenance.uri, ("models", index, "provenance", "uri"),
                                        "provenance.uri")
+    if model.canary is not None and model.canary.provenance is not None:
+        yield from credential_findings(model.canary.provenance.uri, ("models", index, "canary", "provenance", "uri"),
+                                       "canary.provenance.uri")
     written = spec.models[index]
     yield from _literal_secrets(("models", index), written.env)
     yield from _secret_env(("models", index), written.env, [s.name for s in written.secret_env or ()])
+    yield from _canary_provenance(model, ("models", index, "canary"))
+    if model.inference_log is not None:
+        yield from _inference_log(spec, index, model)
     scaling = model.autoscaling
     if scaling and scaling.metric in ("cpu", "memory") and scaling.target > 1000:
         yield Finding("R310", at("autoscaling", "target"),
@@ -310,3 +316,42 @@ def _image_rules(image: str, path: Path) -> Iterator[Finding]:
     elif last.endswith(":latest"):
         yield Finding("R307", path, f"image '{image}' uses ':latest', which changes under you",
                       "pin a version tag or an @sha256 digest", severity=Severity.WARNING)
+
+
+def _canary_provenance(model: ModelIR, path: Path) -> Iterator[Finding]:
+    if model.canary is not None and model.provenance is not None and model.canary.provenance is None:
+        yield Finding("R316", path, "the canary has no provenance of its own: its objects carry none, so its "
+                      "predictions cannot be traced to the registry",
+                      "add canary.provenance with the registry entry the canary serves",
+                      severity=Severity.WARNING)
+
+
+def _inference_log(spec: ServingSpec, index: int, model: ModelIR) -> Iterator[Finding]:
+    log = model.inference_log
+    assert log is not None
+    if log.url is not None:
+        yield from sink_url_problems(log.url, origin(spec, index, ("inferenceLog", "url")))
+    if model.provenance is None:
+        yield Finding("R318", origin(spec, index, ("inferenceLog",)),
+                      "predictions are logged, but the model has no provenance: logged predictions cannot be "
+                      "traced to a registry version", "add provenance (registry, uri, version, runId)",
+                      severity=Severity.WARNING)
+
+
+def sink_url_problems(url: str, path: Path) -> Iterator[Finding]:
+    """What is wrong with an inference log sink URL. A credential in it (userinfo, a token or
+    signature in the query) is refused as in every URI field, without repeating it."""
+    credentials = list(credential_findings(url, path, "an inference log URL"))
+    if credentials:  # the other checks would only quote the URL, credentials and all
+        yield from credentials
+        return
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # the pattern keeps most of these out; never let one crash validation
+        yield Finding("R317", path, "the inference log URL is not a valid URL")
+        return
+    if not host:
+        yield Finding("R317", path, "the inference log URL needs a host", "write http://<host>[:port]/<path>")
+    if parts.fragment:
+        yield Finding("R317", path, "a fragment ('#...') is never sent to the sink", "remove it")

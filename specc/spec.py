@@ -233,6 +233,8 @@ class Canary(Strict):
     storage_uri: StorageUri | None = Field(None, alias="storageUri")
     image: Image | None = None
     traffic: Annotated[int, Field(ge=0, le=100, description="Percent of requests sent to the canary.")]
+    provenance: Provenance | None = Field(None, description=(
+        "The canary's own registry entry; without one the canary's objects carry no provenance."))
 
     @model_validator(mode="after")
     def _one_source(self) -> Canary:
@@ -261,6 +263,29 @@ class Provenance(Strict):
     run_id: Annotated[str, _str(PRINTABLE, max_length=253)] | None = Field(None, alias="runId")
 
 
+# The provenance fields an inference log can carry, in the spec's own spelling.
+PROVENANCE_FIELDS = ("registry", "uri", "version", "runId")
+# A CloudEvents sink: http or https with a host; ASCII only, like storage URIs.
+SINK_URL = r"^https?://[A-Za-z0-9._~:/?#@!$&'()*+,;=%-]+$"
+PATTERN_MEANING[SINK_URL] = ("must be an http:// or https:// URL of a CloudEvents sink (ASCII, no spaces: "
+                             "percent-encode other characters)")
+
+
+class InferenceLog(Strict):
+    """Log each prediction (request and/or response) to a CloudEvents sink, with the model's provenance."""
+
+    enabled: bool | None = Field(None, description="false turns off a log inherited from defaults.")
+    url: Annotated[str, Field(pattern=SINK_URL, max_length=2048)] | None = Field(None, description=(
+        "The CloudEvents sink (http or https). Without it KServe and Seldon Core v1 use their "
+        "configured default; Seldon Core 2 logs through its Kafka pipeline and takes none."))
+    mode: Literal["all", "request", "response"] | None = Field(None, description=(
+        "What is logged: all (default), request or response."))
+    percent: Annotated[int, Field(ge=1, le=100, description=(
+        "Percent of predictions logged (sampling), where the backend can sample; default 100."))] | None = None
+    provenance: Annotated[list[Literal["registry", "uri", "version", "runId"]], Field(max_length=4)] | None = (
+        Field(None, description="The provenance fields sent with every logged prediction (default: all)."))
+
+
 class Settings(Strict):
     """Fields a model may take from `defaults`."""
 
@@ -273,6 +298,7 @@ class Settings(Strict):
     service_account: Annotated[str, _str(DNS1123_SUBDOMAIN, max_length=253)] | None = Field(
         None, alias="serviceAccount")
     monitoring: Monitoring | None = None
+    inference_log: InferenceLog | None = Field(None, alias="inferenceLog")
     options: OptionsMap | None = Field(None, description=(
         "Backend-specific settings, keyed by backend name and validated by that backend."))
 

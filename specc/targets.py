@@ -63,7 +63,7 @@ class ClusterTarget:
             ((parent or {}).get("metadata", {}).get("annotations") or {}).get(applyset.GROUP_KINDS_ANNOTATION))
         resources, warnings = self.resolve_kinds(desired, registry, previous_gks)
         live = self.list_members(resources, set_id)
-        namespace_exists = self._namespace_exists()
+        namespace_exists = self.namespace_exists()
         differing = frozenset(needs_preview(desired, live))
         previews: dict[ObjectKey, Preview] = {}
         if preview and namespace_exists:
@@ -157,7 +157,7 @@ class ClusterTarget:
             raise PlanError(failures)
         return previews
 
-    def _namespace_exists(self) -> bool:
+    def namespace_exists(self) -> bool:
         try:
             return self.cluster.get(NAMESPACE, None, self.namespace) is not None
         except ClusterError as error:

@@ -62,6 +62,7 @@ from specc.spec import (
     IMAGE,
     KIND,
     PATTERN_MEANING,
+    SINK_URL,
     URI,
     Defaults,
     Model,
@@ -197,7 +198,8 @@ def _unused_options(document: SourceDocument, spec: ServingSpec, registry: Regis
 
 
 # Checked with their own, more specific rules (URIs: R304 naming what was found; env values: R313).
-_URI_FIELDS = (("storageUri",), ("canary", "storageUri"), ("provenance", "uri"))
+_URI_FIELDS = (("storageUri",), ("canary", "storageUri"), ("provenance", "uri"), ("canary", "provenance", "uri"),
+               ("inferenceLog", "url"))
 _UNPRINTABLE = re.compile(ENV_VALUE.replace("^[^", "[", 1).removesuffix("]*$") + "]")
 
 
@@ -462,6 +464,10 @@ def _structure_diagnostic(document: SourceDocument, error: ErrorDetails, registr
         elif kind == "int_type" and isinstance(value, float):
             hint = "use a whole number"
         return Diagnostic("S203", message, path=loc, span=document.span(loc), hint=hint)
+    if kind == "string_pattern_mismatch" and loc[-2:] == ("inferenceLog", "url"):
+        # A sink URL may hold a credential: never repeat it, not even to refuse it.
+        return Diagnostic("S205", f"the inference log URL {PATTERN_MEANING[SINK_URL]}", path=loc,
+                          span=document.span(loc), hint="e.g. http://sink.logging.svc.cluster.local/")
     if kind == "string_pattern_mismatch":
         pattern = str(ctx.get("pattern"))
         meaning = PATTERN_MEANING.get(pattern, f"must match {pattern}")

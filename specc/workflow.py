@@ -17,15 +17,15 @@ from pathlib import Path
 from specc import applyset, guard
 from specc.apply import ApplyOptions, ApplyResult, Progress, apply_plan
 from specc.cluster import Cluster, RetryPolicy
-from specc.diagnostics import ClusterError, Diagnostic, PlanError
+from specc.diagnostics import ApplyError, ClusterError, Diagnostic, PlanError
 from specc.lock import Lock, LockInfo, force_unlock
 from specc.objects import DesiredObject, DesiredSet, sort_objects
 from specc.pipeline import Compiled, compile_document
-from specc.plan import Action, Plan, make_plan
+from specc.plan import Action, Plan, logging_off_warnings, make_plan
 from specc.registry import Registry, load_registry
 from specc.review import layout_warning
 from specc.source import SourceDocument
-from specc.targets import ClusterRead, ClusterTarget, DirectoryTarget
+from specc.targets import NAMESPACE, ClusterRead, ClusterTarget, DirectoryTarget
 
 
 @dataclass(frozen=True)
@@ -91,8 +91,9 @@ def plan_cluster(document: SourceDocument, cluster: Cluster, *, namespace: str |
     plan = make_plan(
         desired, read.state, applyset_id=applyset.spec_applyset_id(desired.spec_name, desired.namespace),
         target=target.description, replace_paths=_replace_paths(compiled, registry), allow_empty=destroy,
-        warnings=[*compiled.warnings, *pin_warnings, *read.warnings], spec_file=document.name,
-        spec_data=document.data, details=preview,
+        warnings=[*compiled.warnings, *pin_warnings, *read.warnings,
+                  *logging_off_warnings(desired, read.state.objects)],
+        spec_file=document.name, spec_data=document.data, details=preview,
     )
     plan = dataclasses.replace(plan, cluster_uid=cluster_uid)
     return ClusterPlan(_layout_warnings(plan, compiled, registry), read, target, compiled)
@@ -164,7 +165,8 @@ def plan_directory(document: SourceDocument, root: Path, *, kube_version: tuple[
     plan = make_plan(
         desired, state, applyset_id=applyset.spec_applyset_id(desired.spec_name, desired.namespace),
         target=target.description, replace_paths=_replace_paths(compiled, registry), allow_empty=destroy,
-        warnings=[*compiled.warnings, *warnings], spec_file=document.name, spec_data=document.data,
+        warnings=[*compiled.warnings, *warnings, *logging_off_warnings(desired, state.objects)],
+        spec_file=document.name, spec_data=document.data,
     )
     return _layout_warnings(plan, compiled, registry), target
 
@@ -217,6 +219,22 @@ def reread_for_saved_plan(plan: Plan, cluster: Cluster, registry: Registry) -> C
         raise PlanError([*stale, Diagnostic("P611", "the saved plan is stale: nothing was applied",
                                             hint="run specc plan again")])
     return ClusterPlan(plan, read, target, None)
+
+
+def require_namespace(cluster: Cluster, namespace: str, *, create: bool, exists: bool | None = None,
+                      hint: str = "create it, or pass --create-namespace") -> bool:
+    """Make sure the namespace is there before the lock is taken (the lock is a Lease in it, so a
+    missing namespace would otherwise surface as a failed Lease create). Creates it with `create`,
+    else refuses with A706 naming --create-namespace. `exists`: already known from a read. Returns
+    whether it was created."""
+    if exists is None:
+        exists = ClusterTarget(cluster, namespace).namespace_exists()
+    if exists:
+        return False
+    if not create:
+        raise ApplyError([Diagnostic("A706", f"namespace {namespace} does not exist", hint=hint)])
+    cluster.apply(NAMESPACE, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    return True
 
 
 def run_locked(cluster: Cluster, namespace: str, spec_name: str, lock_timeout: float,

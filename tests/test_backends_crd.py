@@ -359,3 +359,20 @@ def test_declared_kinds_match_the_crds() -> None:
                 assert kind.version in {v["name"] for v in definition["versions"] if v.get("served")}
                 found += 1
     assert found >= 6
+
+
+def _case_specs() -> list[Path]:
+    """Valid spec cases and contract cases that render (those with `expect`)."""
+    contracts = [c.parent / "serving.yaml" for c in sorted((ROOT / "tests" / "contracts").rglob("case.yaml"))
+                 if "expect" in (yaml.load(c.read_text(encoding="utf-8"), Loader=_Loader) or {})]
+    return sorted((ROOT / "tests" / "cases" / "valid").glob("*/serving.yaml")) + contracts
+
+
+@pytest.mark.parametrize("spec", _case_specs(), ids=lambda p: str(p.parent.relative_to(ROOT / "tests")))
+def test_case_folders_are_valid_for_the_crds(spec: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every custom resource of the valid cases and of the contract cases (the inference loggers of
+    each backend among them) passes its real CRD."""
+    require_crds()
+    monkeypatch.chdir(ROOT)
+    compiled = compile_file(str(spec.relative_to(ROOT)))
+    assert_valid(compiled)

@@ -72,8 +72,9 @@ def test_a_named_engine_selects_its_runtime_and_writes_what_the_webhook_would() 
     assert model["runtime"] == "kserve-mlserver"
     assert obj["metadata"]["labels"]["modelClass"] == "mlserver_sklearn.SKLearnModel"
     env = {e["name"]: e.get("value") for e in model["env"]}
+    # MLSERVER_MODEL_VERSIONS: what MLServer 1.7.1 lists as `versions` in model metadata (measured).
     assert env == {"MLSERVER_MODEL_NAME": "fraud", "MLSERVER_MODEL_URI": "/mnt/models",
-                   "MLSERVER_MODEL_VERSION": "3"}
+                   "MLSERVER_MODEL_VERSION": "3", "MLSERVER_MODEL_VERSIONS": '["3"]'}
 
 
 def test_mlserver_picked_by_auto_selection_gets_its_model_class_too() -> None:

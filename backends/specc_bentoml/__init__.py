@@ -67,7 +67,8 @@ class BentoMLBackend(Backend):
         if options.mode == "yatai":
             return yatai.compile_model(model, options)
         workload = WorkloadOptions(ingress_class=options.ingress_class_name,
-                                   canary_strategy=options.canary_strategy, service_type=options.service_type)
+                                   canary_strategy=options.canary_strategy, service_type=options.service_type,
+                                   logger_image=options.logger_image)
 
         def container_for(track: str, storage: StorageRef | None, image: str | None) -> EngineContainer:
             assert image is not None  # the bento format runs an image, the canary's too (rules)

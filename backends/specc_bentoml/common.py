@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from specc.backend_api import BackendOptions
+from specc.backend_api.workload import LOGGER_IMAGE
 
 INGRESS_CLASS = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 BENTO_TAG = r"^[a-z0-9]([-._a-z0-9]*[a-z0-9])?:[a-z0-9]([-._a-z0-9]*[a-z0-9])?$"
@@ -33,3 +34,6 @@ class BentoMLOptions(BackendOptions):
     run_as_user: Annotated[int, Field(ge=1, le=2147483647)] | None = Field(
         None, alias="runAsUser",
         description="image: numeric non-root user, if the image's is not bentoml (1034).")
+    logger_image: Annotated[str, Field(pattern=r"^[^\s]+$", max_length=512)] = Field(
+        LOGGER_IMAGE, alias="loggerImage",
+        description="image: the inference logger sidecar (KServe's agent), e.g. from a mirror of kserve/agent.")

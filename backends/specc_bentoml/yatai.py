@@ -29,7 +29,8 @@ RESOURCES_GROUP, RESOURCES_VERSION, BENTO_KIND = "resources.yatai.ai", "v1alpha1
 TAG_PART = re.compile(r"^[a-z0-9]([-._a-z0-9]*[a-z0-9])?$")
 MAX_TAG_PART = 63
 IMAGE_MODE_OPTIONS = {"ingress_class_name": "ingressClassName", "service_type": "serviceType",
-                      "canary_strategy": "canaryStrategy", "run_as_user": "runAsUser"}
+                      "canary_strategy": "canaryStrategy", "run_as_user": "runAsUser",
+                      "logger_image": "loggerImage"}
 
 
 def bento_tag(model: ModelIR, options: BentoMLOptions) -> str:
@@ -45,6 +46,12 @@ def bento_tag(model: ModelIR, options: BentoMLOptions) -> str:
 
 
 def problems(model: ModelIR, options: BentoMLOptions) -> Iterator[Problem]:
+    if model.inference_log is not None:
+        # serving.yatai.ai BentoDeployment (v2alpha1 CRD): no logger or sidecar field, and its pods
+        # are made by the yatai-deployment controller.
+        yield Problem(("inferenceLog",), "a Yatai BentoDeployment has no way to log predictions: its "
+                      "CRD has no logger field and its pods are made by the yatai-deployment controller",
+                      "use options.bentoml.mode image (a logger sidecar), or remove inferenceLog")
     for field_name, alias in IMAGE_MODE_OPTIONS.items():
         if field_name in options.model_fields_set:
             yield Problem(("options", "bentoml", alias), f"{alias} applies to mode image; a "

@@ -55,6 +55,9 @@ from specc.backend_api import (
     condition,
     container_env,
     container_resources,
+    logged_provenance,
+    provenance_annotations,
+    track_model,
 )
 from specc.backend_api.workload import BENTO_PORT, BENTO_UID, STORAGE_ENV, track_replicas
 from specc_kserve.runtimes import (
@@ -89,6 +92,9 @@ ENGINE_UID = 1000  # the non-root user of KServe's runtime images; TF Serving an
 MAX_LABEL = 63
 KNATIVE_REVISION_SUFFIX = "-00001"  # Knative names revisions <ksvc>-<5 digits>
 VERSIONS = ("0.15", "0.16", "0.17", "0.18", "0.19", "0.20")
+# The first release whose logger has metadataAnnotations (absent from the 0.15 CRD, present in 0.20's;
+# the releases in between are not assumed to have it).
+METADATA_ANNOTATIONS_SINCE = (0, 20)
 HPA_METRICS = ("cpu", "memory")
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 
@@ -153,6 +159,7 @@ class KServeBackend(Backend):
         yield from self._metrics_problems(model)
         yield from self._scaling_problems(model, options)
         yield from self._canary_problems(model, options)
+        yield from self._logger_problems(model, options)
         yield from self._name_problems(model, options)
         if model.ingress is not None:
             yield Problem(
@@ -291,6 +298,33 @@ class KServeBackend(Backend):
                           severity=Severity.WARNING)
 
     @staticmethod
+    def _logger_problems(model: ModelIR, options: KServeOptions) -> Iterator[Problem]:
+        log = model.inference_log
+        if log is not None and log.percent != 100:
+            yield Problem(("inferenceLog", "percent"), "KServe's logger (spec.predictor.logger) logs every "
+                          "request; it cannot sample", "remove percent, or use backend seldon version v2")
+        if log is not None and log.provenance and model.provenance is not None \
+                and version_tuple(options.version) < METADATA_ANNOTATIONS_SINCE:
+            yield Problem(("inferenceLog", "provenance"), f"KServe {options.version}'s logger has no "
+                          "metadataAnnotations: logged events name the InferenceService, namespace, "
+                          "component and endpoint (default or canary), not the provenance",
+                          "set options.kserve.version to \"0.20\" to send the provenance with every event",
+                          severity=Severity.WARNING)
+        canary = model.canary
+        if canary is not None and model.provenance is not None and not is_knative(options) \
+                and version_tuple(options.version) >= (0, 20):  # before 0.20 the canary is refused anyway
+            missing = sorted(set(provenance_annotations(model.provenance))
+                             - set(provenance_annotations(canary.provenance)))
+            if missing:
+                # predictor.go buildObjectMeta: pod annotations = runtime's, then the
+                # InferenceService's, then the predictor's; the canary's pods get the first two too.
+                where: tuple[str, ...] = ("canary", "provenance") if canary.provenance else ("canary",)
+                fields = ", ".join(m.removeprefix("provenance.specc.dev/") for m in missing)
+                yield Problem(where, "KServe copies the InferenceService's annotations into the canary's "
+                              f"pods, so without its own {fields} the canary would claim the model's",
+                              "give the canary its own provenance with the same fields as the model's")
+
+    @staticmethod
     def _name_problems(model: ModelIR, options: KServeOptions) -> Iterator[Problem]:
         if is_knative(options):
             # Knative names the predictor's revisions <isvc>-predictor-<5 digits>: DNS labels.
@@ -328,15 +362,18 @@ class KServeBackend(Backend):
         else:
             annotations[AUTOSCALER_CLASS_ANNOTATION] = "hpa"
         spec: Manifest = {}
+        canary_model = track_model(model, CANARY)  # the canary's engine reports the canary's version
         if model.canary is None:
             spec["predictor"] = self._predictor(model, options, storage=model.storage, image=model.image,
                                                 low=model.min_replicas, high=model.max_replicas)
+            _add_logger(spec["predictor"], model, options, None)
         elif knative:
             # The predictor is the newest revision, the canary; Knative keeps routing to the previous one.
-            predictor = self._predictor(model, options, storage=model.canary.storage,
+            predictor = self._predictor(canary_model, options, storage=model.canary.storage,
                                         image=model.canary.image, low=model.min_replicas,
                                         high=model.max_replicas)
             predictor["canaryTrafficPercent"] = model.canary.traffic
+            _add_logger(predictor, model, options, CANARY)
             spec["predictor"] = predictor
         else:
             # KServe 0.20 (components/predictor.go) runs stable.minReplicas - canary.minReplicas stable
@@ -348,9 +385,11 @@ class KServeBackend(Backend):
             spec["predictor"] = self._predictor(model, options, storage=model.storage, image=model.image,
                                                 low=stable_min,
                                                 high=max(stable_min, model.max_replicas - canary_low))
+            _add_logger(spec["predictor"], model, options, None)
             canary = {"name": CANARY, **self._predictor(
-                model, options, storage=model.canary.storage, image=model.canary.image,
+                canary_model, options, storage=model.canary.storage, image=model.canary.image,
                 low=canary_low, high=None)}
+            _add_logger(canary, model, options, CANARY)
             if "model" in canary:
                 # The 0.20 CRD requires the canary model's container name; the webhook refuses one on
                 # the stable predictor ("the 'name' field is not allowed in standard predictor").
@@ -466,11 +505,13 @@ class KServeBackend(Backend):
         spec = obj.setdefault("spec", {})
         mode = ((obj.get("metadata") or {}).get("annotations") or {}).get(MODE_ANNOTATION, "")
         knative = mode in ("Knative", "Serverless")
-        predictors = [spec.setdefault("predictor", {})]
-        predictors += [c["predictor"] for c in spec.get("canary") or []
+        stable = spec.setdefault("predictor", {})
+        # In Knative mode a predictor with canaryTrafficPercent is the canary's new revision.
+        predictors = [(stable, CANARY if "canaryTrafficPercent" in stable else None)]
+        predictors += [(c["predictor"], CANARY) for c in spec.get("canary") or []
                        if isinstance(c.get("predictor"), dict)]
         sites = []
-        for predictor in predictors:
+        for predictor, track in predictors:
             containers = [predictor["model"]] if isinstance(predictor.get("model"), dict) else []
             containers += [*predictor.get("initContainers", []), *predictor.get("containers", [])]
             # The predictor's labels/annotations are the pod's; the predictor inlines a PodSpec. In
@@ -479,8 +520,14 @@ class KServeBackend(Backend):
             # (runAsNonRoot and seccompProfile are container fields too).
             pod_spec = None if knative else predictor
             sites.append(PodSite(predictor.setdefault("labels", {}),
-                                 predictor.setdefault("annotations", {}), pod_spec, containers))
+                                 predictor.setdefault("annotations", {}), pod_spec, containers, track))
         return sites
+
+    def track(self, obj: Manifest) -> str | None:
+        """An InferenceService whose predictor has canaryTrafficPercent (Knative mode) describes the
+        canary; its annotations are the canary's. In Standard mode it is the stable model's."""
+        predictor = (obj.get("spec") or {}).get("predictor") or {}
+        return CANARY if obj.get("kind") == KIND and "canaryTrafficPercent" in predictor else None
 
     def readiness(self, obj: Manifest) -> Readiness:
         """`Ready` condition; a model KServe cannot load or whose spec it refuses is failed."""
@@ -501,6 +548,24 @@ class KServeBackend(Backend):
     def replace_paths(self, obj: Manifest) -> Sequence[tuple[str | int, ...]]:
         # KServe's webhook refuses to change the deployment mode of an existing InferenceService.
         return [("metadata", "annotations", MODE_ANNOTATION)] if obj.get("kind") == KIND else []
+
+
+def _add_logger(predictor: Manifest, model: ModelIR, options: KServeOptions, track: str | None) -> None:
+    """`logger` (PredictorExtensionSpec.Logger, both CRDs): mode and url (without one the agent
+    logs to the `logger.defaultUrl` of KServe's inferenceservice-config). From 0.20 on,
+    `metadataAnnotations` names the pod annotations the agent sends as each event's `annotations`
+    attribute (agent_injector.go looks them up on the pod; pkg/logger/worker.go sends them): the
+    track's provenance annotations, which the finishing pass puts on the predictor's pods."""
+    log = model.inference_log
+    if log is None:
+        return
+    logger: Manifest = {"mode": log.mode}
+    if log.url is not None:
+        logger["url"] = log.url
+    keys = sorted(logged_provenance(model, track))
+    if keys and version_tuple(options.version) >= METADATA_ANNOTATIONS_SINCE:
+        logger["metadataAnnotations"] = keys
+    predictor["logger"] = logger
 
 
 def _resources(model: ModelIR) -> dict[str, dict[str, Any]]:

@@ -30,6 +30,7 @@ from specc.backend_api import (
     LAYOUT_TORCHSERVE_KSERVE,
     LAYOUT_TRITON_REPOSITORY,
     ModelIR,
+    mlserver_version_env,
 )
 
 MODEL_DIR = "/mnt/models"
@@ -120,9 +121,8 @@ def runtime_env(model: ModelIR) -> tuple[tuple[str, str], ...]:
         # MLServer's default, written out because the scrape annotations name it: a runtime that
         # moved it would otherwise be scraped on the wrong port without any error.
         env["MLSERVER_METRICS_PORT"] = str(MLSERVER_METRICS[0])
-    if model.provenance is not None and model.provenance.version:
-        # MLServer returns it as `model_version` in every response: the registry version is visible.
-        env["MLSERVER_MODEL_VERSION"] = model.provenance.version
+    # MLServer returns the version as `model_version` in every response and lists it in metadata.
+    env.update(mlserver_version_env(model.provenance))
     return tuple(sorted(env.items()))
 
 

@@ -24,10 +24,13 @@ from specc.backend_api import (
     Manifest,
     ModelIR,
     Problem,
+    Severity,
     StorageRef,
     Target,
+    track_model,
 )
 from specc.backend_api.workload import (
+    LOGGER_IMAGE,
     STORAGE_INITIALIZER_IMAGE,
     ContainerPort,
     EngineContainer,
@@ -40,6 +43,7 @@ from specc.backend_api.workload import (
 from specc_kubernetes.engines import DEFAULT_ENGINE, ENGINES, engine_for
 
 FETCHED_SCHEMES = ("s3", "gs", "https", "http", "azure", "hf")
+GRPC_ENGINES = ("mlserver", "tfserving", "triton")  # engines whose Service also has a gRPC port
 CUSTOM_PORT = 8080
 
 
@@ -56,6 +60,9 @@ class KubernetesOptions(BackendOptions):
         description="How canary traffic is split: ingress weights (exact; needs an ingress) or pod counts.")
     run_as_user: Annotated[int, Field(ge=1, le=2147483647)] | None = Field(
         None, alias="runAsUser", description="Numeric non-root user for images whose USER is a name.")
+    logger_image: Annotated[str, Field(pattern=r"^[^\s]+$", max_length=512)] = Field(
+        LOGGER_IMAGE, alias="loggerImage",
+        description="The inference logger sidecar (KServe's agent), e.g. from a mirror of kserve/agent.")
 
 
 class KubernetesBackend(Backend):
@@ -89,6 +96,10 @@ class KubernetesBackend(Backend):
                                if model.format in e.formats and model.protocol in e.protocols)
                 yield Problem(("protocol",), f"engine '{engine.name}' speaks only protocol {engine.protocols[0]}",
                               f"use engine {other[0]}" if other else f"use protocol {engine.protocols[0]}")
+            if model.inference_log is not None and engine.name in GRPC_ENGINES:
+                yield Problem(("inferenceLog",), f"the logger sees HTTP requests only: {engine.name}'s gRPC "
+                              "port on the Service is not logged", "send predictions over HTTP",
+                              severity=Severity.WARNING)
             yield from self._storage(model.storage, ("storageUri",))
             if model.canary and model.canary.storage:
                 yield from self._storage(model.canary.storage, ("canary", "storageUri"))
@@ -101,10 +112,12 @@ class KubernetesBackend(Backend):
             storage_initializer_image=options.storage_initializer_image,
             canary_strategy=options.canary_strategy,
             service_type=options.service_type,
+            logger_image=options.logger_image,
         )
 
         def container_for(track: str, storage: StorageRef | None, image: str | None) -> EngineContainer:
-            built = self._image_container(model, image) if image else self._engine_container(model, options)
+            served = track_model(model, track)  # a canary's engine reports the canary's version
+            built = self._image_container(served, image) if image else self._engine_container(served, options)
             if options.run_as_user is not None:
                 built = EngineContainer(**{**built.__dict__, "run_as_user": options.run_as_user})
             return built

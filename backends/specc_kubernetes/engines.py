@@ -26,7 +26,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from specc.backend_api import Manifest, ModelIR
+from specc.backend_api import Manifest, ModelIR, mlserver_version_env
 from specc.backend_api.workload import (
     MODEL_DIR,
     ContainerPort,
@@ -77,8 +77,7 @@ def _mlserver(model: ModelIR, image: str) -> EngineContainer:
         "MLSERVER_LOAD_MODELS_AT_STARTUP": "true",
     }
     if model.provenance is not None:
-        if model.provenance.version:
-            env["MLSERVER_MODEL_VERSION"] = model.provenance.version
+        env.update(mlserver_version_env(model.provenance))
         provenance = {"registry": model.provenance.registry, "uri": model.provenance.uri}
         if model.provenance.version:
             provenance["version"] = model.provenance.version

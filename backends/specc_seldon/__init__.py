@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from specc.backend_api import (
+    CANARY_TRACK,
     Backend,
     CustomKind,
     Manifest,
@@ -55,12 +56,13 @@ class SeldonBackend(Backend):
             return super().pod_sites(obj)
         sites = []
         for predictor in obj.get("spec", {}).get("predictors") or []:
+            track = CANARY_TRACK if predictor.get("name") == core_v1.CANARY else None
             for component in predictor.get("componentSpecs") or []:
                 meta = component.setdefault("metadata", {})
                 pod = component.setdefault("spec", {})
                 containers = [*pod.get("initContainers", []), *pod.get("containers", [])]
                 sites.append(PodSite(meta.setdefault("labels", {}), meta.setdefault("annotations", {}), pod,
-                                     containers))
+                                     containers, track))
         return sites
 
     def artifact_layout(self, model: ModelIR) -> frozenset[str] | None:

@@ -133,6 +133,16 @@ def problems(model: ModelIR, options: SeldonOptions) -> Iterator[Problem]:
                       "which reads download credentials only from the Secret named by envSecretRefName",
                       "name that Secret (rclone configuration) in options.seldon.storageSecret",
                       severity=Severity.WARNING)
+    log = model.inference_log
+    if log is not None:
+        # PredictiveUnit.Logger (operator/apis/machinelearning.seldon.io/v1/seldondeployment_types.go,
+        # v1.18.2): url and mode (all, request, response), nothing else.
+        if log.percent != 100:
+            yield Problem(("inferenceLog", "percent"), "Seldon Core v1's logger (graph logger: url, mode) "
+                          "logs every request; it cannot sample", "remove percent, or use version v2")
+        if log.provenance and model.provenance is not None:
+            yield Problem(("inferenceLog", "provenance"), "Seldon Core v1's logger has only url and mode: "
+                          "the provenance is not attached to logged events", severity=Severity.WARNING)
     if model.ingress is not None:
         yield Problem(("ingress",), f"Seldon Core v1 exposes the model through its Istio or Ambassador "
                       f"gateway at /seldon/{model.namespace}/{model.name}/; the host "
@@ -172,6 +182,12 @@ def _predictor(model: ModelIR, options: SeldonOptions, pack: Prepack, *, name: s
         graph["modelUri"] = storage.uri
     if options.storage_secret is not None:
         graph["envSecretRefName"] = options.storage_secret
+    if model.inference_log is not None:
+        # Without a url the executor logs to http://default-broker.<namespace> (executor/logger).
+        logger: Manifest = {"mode": model.inference_log.mode}
+        if model.inference_log.url is not None:
+            logger["url"] = model.inference_log.url
+        graph["logger"] = logger
     if model.service_account:
         # The operator puts it on the pod and on the storage initializer (IRSA, workload identity).
         graph["serviceAccountName"] = model.service_account

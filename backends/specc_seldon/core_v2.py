@@ -22,8 +22,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from specc.backend_api import (
+    CANARY_TRACK,
     LAYOUT_MODEL_FILES,
     LAYOUT_TRITON_MODEL,
+    TRACK_LABEL,
     Manifest,
     ModelIR,
     Path,
@@ -102,6 +104,19 @@ def problems(model: ModelIR, options: SeldonOptions) -> Iterator[Problem]:
         if value:
             yield Problem(("resources", field_name), f"Seldon Core 2 schedules Models by memory only; "
                           f"{field_name} is a property of the Server", severity=Severity.WARNING)
+    log = model.inference_log
+    if log is not None:
+        # Model.spec.logger (mlops.seldon.io_models CRD) has only `percent`: payloads go to Seldon's
+        # Kafka pipeline, not to a URL, and request and response are logged together.
+        if log.url is not None:
+            yield Problem(("inferenceLog", "url"), "Seldon Core 2 logs payloads through its Kafka pipeline; "
+                          "a Model's logger takes no URL", "remove url (consume the model's Kafka topics)")
+        if log.mode != "all":
+            yield Problem(("inferenceLog", "mode"), "Seldon Core 2's Model logger has only percent: it cannot "
+                          f"log {log.mode}s alone", "remove mode")
+        if log.provenance and model.provenance is not None:
+            yield Problem(("inferenceLog", "provenance"), "Seldon Core 2's Model logger has only percent: "
+                          "the provenance is not attached to logged payloads", severity=Severity.WARNING)
     if model.ingress is not None:
         yield Problem(("ingress",), f"Seldon Core 2 serves every model through the seldon-mesh gateway "
                       f"(header Seldon-Model: {model.name}); the host '{model.ingress.host}' and path are "
@@ -145,10 +160,16 @@ def compile_model(model: ModelIR, options: SeldonOptions) -> list[Manifest]:
     }
     return [
         _model(model, options, name=model.name, storage=model.storage, low=stable_low, high=stable_high),
-        _model(model, options, name=canary_name, storage=model.canary.storage, low=canary_low,
-               high=canary_high),
+        _canary(_model(model, options, name=canary_name, storage=model.canary.storage, low=canary_low,
+                       high=canary_high)),
         experiment,
     ]
+
+
+def _canary(obj: Manifest) -> Manifest:
+    """Marks the canary's Model, so that the finishing pass gives it the canary's provenance."""
+    obj["metadata"]["labels"] = {TRACK_LABEL: CANARY_TRACK}
+    return obj
 
 
 def _model(model: ModelIR, options: SeldonOptions, *, name: str, storage: StorageRef | None, low: int,
@@ -164,6 +185,8 @@ def _model(model: ModelIR, options: SeldonOptions, *, name: str, storage: Storag
         spec["maxReplicas"] = high
     else:
         spec["replicas"] = low
+    if model.inference_log is not None:
+        spec["logger"] = {"percent": model.inference_log.percent}
     return {"apiVersion": f"{GROUP}/{VERSION}", "kind": MODEL_KIND, "metadata": {"name": name}, "spec": spec}
 
 

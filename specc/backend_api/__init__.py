@@ -35,6 +35,10 @@ Override the small hooks you need (the spirit of sqlglot's dialects)::
 
     backend = MyBackend()
 
+Provenance and inference logs: `track_model(model, "canary")` is the model as its canary serves it (the
+canary's own provenance, or none); `provenance_annotations`, `logged_provenance` (what
+`inferenceLog.provenance` sends) and `mlserver_version_env` give the shared spellings.
+
 Hooks and what they are for:
 
 - `check(model, target)`: yield `Problem`s for combinations the backend cannot serve (a format it
@@ -44,6 +48,9 @@ Hooks and what they are for:
 - `pod_sites(obj)`: where the pods of an object are described (labels, annotations, pod spec,
   containers), so the finishing pass can add ownership labels and the "restricted" pod security
   settings. The default knows core workloads (`spec.template`).
+- `track(obj)`: whether an object as a whole serves the canary ("canary") rather than the stable
+  model, so that its annotations carry the canary's own provenance; pods say it per `PodSite.track`.
+  The default reads the `specc.dev/track` label (`TRACK_LABEL`) of the object or its pod template.
 - `readiness(obj)`: is a live object of this backend's custom kinds ready? The default reads the
   `Ready` condition.
 - `replace_paths(obj)`: fields the server or controller will not change in place; a change there is
@@ -57,6 +64,8 @@ Hooks and what they are for:
 from __future__ import annotations
 
 import abc
+import dataclasses
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -67,6 +76,7 @@ from specc.diagnostics import Path, Severity
 from specc.ir import (
     AutoscalingIR,
     CanaryIR,
+    InferenceLogIR,
     IngressIR,
     ModelIR,
     ProvenanceIR,
@@ -74,19 +84,24 @@ from specc.ir import (
     SecretEnvIR,
     StorageRef,
 )
+from specc.objects import PROVENANCE_PREFIX
 
 __all__ = [
+    "CANARY_TRACK",
     "LAYOUT_MODEL_FILES",
     "LAYOUT_TF_VERSIONS",
     "LAYOUT_TORCHSERVE",
     "LAYOUT_TORCHSERVE_KSERVE",
     "LAYOUT_TRITON_MODEL",
     "LAYOUT_TRITON_REPOSITORY",
+    "STABLE_TRACK",
+    "TRACK_LABEL",
     "AutoscalingIR",
     "Backend",
     "BackendOptions",
     "CanaryIR",
     "CustomKind",
+    "InferenceLogIR",
     "IngressIR",
     "Manifest",
     "ModelIR",
@@ -105,8 +120,12 @@ __all__ = [
     "container_env",
     "container_resources",
     "hpa_problems",
+    "logged_provenance",
+    "mlserver_version_env",
     "object_name",
+    "provenance_annotations",
     "selector_labels",
+    "track_model",
 ]
 
 Manifest = dict[str, Any]
@@ -123,6 +142,9 @@ LAYOUT_TORCHSERVE_KSERVE = frozenset({"model-store/*.mar", "config/config.proper
 # the rest, so a backend never spells them.
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 TRACK_LABEL = "specc.dev/track"
+STABLE_TRACK, CANARY_TRACK = "stable", "canary"
+# Spec field -> annotation key suffix (annotation keys are lowercase words joined by '-').
+PROVENANCE_KEYS = {"registry": "registry", "uri": "uri", "version": "version", "runId": "run-id"}
 
 
 @dataclass(frozen=True, order=True)
@@ -172,6 +194,7 @@ class PodSite:
     annotations: dict[str, Any] | None
     pod_spec: dict[str, Any] | None
     containers: list[dict[str, Any]] = field(default_factory=list)
+    track: str | None = None  # "canary" for a canary's pods: they get the canary's provenance
 
 
 @dataclass(frozen=True)
@@ -210,13 +233,23 @@ class Backend(abc.ABC):
     def pod_sites(self, obj: Manifest) -> list[PodSite]:
         """Core workloads: the pod template of Deployment, StatefulSet, DaemonSet, Job."""
         if obj.get("kind") in {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}:
+            track = Backend.track(self, obj)
             template = obj.setdefault("spec", {}).setdefault("template", {})
             meta = template.setdefault("metadata", {})
             spec = template.setdefault("spec", {})
             containers = [*spec.get("initContainers", []), *spec.get("containers", [])]
             return [PodSite(meta.setdefault("labels", {}), meta.setdefault("annotations", {}), spec,
-                            containers)]
+                            containers, track)]
         return []
+
+    def track(self, obj: Manifest) -> str | None:
+        """The track ("stable" or "canary") an object serves as a whole, which decides whose
+        provenance its own annotations carry; None for both or neither. The default reads the
+        `specc.dev/track` label of the object, else of a core workload's pod template."""
+        own = ((obj.get("metadata") or {}).get("labels") or {}).get(TRACK_LABEL)
+        template = (obj.get("spec") or {}).get("template") or {}
+        track = own or ((template.get("metadata") or {}).get("labels") or {}).get(TRACK_LABEL)
+        return track if isinstance(track, str) else None
 
     def readiness(self, obj: Manifest) -> Readiness:
         """Custom kinds: ready when the `Ready` condition is True for the current generation."""
@@ -324,3 +357,41 @@ def _conditions(status: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for cond in status.get("conditions") or []:
         if isinstance(cond, dict):
             yield cond
+
+
+def track_model(model: ModelIR, track: str | None) -> ModelIR:
+    """`model` as one track serves it: for the canary, with the canary's own provenance (or none),
+    so that nothing a canary serves claims the stable model's registry version."""
+    if track != CANARY_TRACK:
+        return model
+    return dataclasses.replace(model, provenance=model.track_provenance(CANARY_TRACK))
+
+
+def provenance_annotations(provenance: ProvenanceIR | None) -> dict[str, str]:
+    """The `provenance.specc.dev/*` annotations of a registry entry (the fields it has)."""
+    if provenance is None:
+        return {}
+    values = {"registry": provenance.registry, "uri": provenance.uri, "version": provenance.version,
+              "runId": provenance.run_id}
+    return {PROVENANCE_PREFIX + PROVENANCE_KEYS[k]: v for k, v in values.items() if v is not None}
+
+
+def logged_provenance(model: ModelIR, track: str | None = None) -> dict[str, str]:
+    """The provenance annotations (key -> value) that go with each logged prediction of a track:
+    those `inferenceLog.provenance` asks for, among the fields the track's provenance has."""
+    if model.inference_log is None:
+        return {}
+    wanted = {PROVENANCE_PREFIX + PROVENANCE_KEYS[f] for f in model.inference_log.provenance}
+    found = provenance_annotations(model.track_provenance(track))
+    return {k: v for k, v in sorted(found.items()) if k in wanted}
+
+
+def mlserver_version_env(provenance: ProvenanceIR | None) -> dict[str, str]:
+    """MLServer settings that make a registry version visible to clients (MLServer 1.7.1
+    `mlserver/settings.py`, measured with the real engine): `MLSERVER_MODEL_VERSION` is
+    `parameters.version`, returned as `model_version` of every inference response;
+    `MLSERVER_MODEL_VERSIONS` (a JSON list) is what `GET /v2/models/<name>` lists as `versions`."""
+    if provenance is None or not provenance.version:
+        return {}
+    return {"MLSERVER_MODEL_VERSION": provenance.version,
+            "MLSERVER_MODEL_VERSIONS": json.dumps([provenance.version])}

@@ -14,6 +14,10 @@ Layout of one model `m` (track = stable | canary):
 - PodDisruptionBudget (maxUnavailable 1) for the stable track when min >= 2;
 - Ingress `m` (networking.k8s.io/v1) when the model declares one.
 
+Inference log: a `logger` container (KServe's agent in logger mode, `LOGGER_IMAGE`) in every pod; the
+Service's HTTP port targets it, and it forwards to the engine on loopback, so every HTTP prediction
+that reaches the Service is logged with the track's provenance (see `logger_container`).
+
 Canary: with an ingress (strategy `ingress`), the canary gets its own Service and a second Ingress
 with ingress-nginx's canary annotations, so the weight is exact. Otherwise (strategy `replicas`) both
 tracks sit behind the one Service and the traffic share is the share of pods, rounded to whole pods;
@@ -23,12 +27,16 @@ the requested and the effective percentages are recorded on the canary Deploymen
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from specc.backend_api import (
+    TRACK_LABEL,
     Manifest,
     ModelIR,
     Path,
@@ -38,12 +46,16 @@ from specc.backend_api import (
     container_env,
     container_resources,
     hpa_problems,
+    logged_provenance,
     object_name,
     selector_labels,
 )
 
 MODEL_DIR = "/mnt/models"
 MAX_NAME = 63  # Service and label names
+# The BentoML release whose `bentoml containerize` images the bento facts here are read from (entrypoint,
+# BENTOML_PORT, /livez /readyz /metrics, uid 1034); the engine tests run a bento with exactly this release.
+BENTOML_VERSION = "1.4.38"
 BENTO_PORT = 3000  # `bentoml serve`'s default HTTP port
 BENTO_UID = 1034  # the `bentoml` user of images made by `bentoml containerize`
 STORAGE_INITIALIZER_IMAGE = "kserve/storage-initializer:v0.15.0"
@@ -69,6 +81,15 @@ STORAGE_ENV = frozenset({
     "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
 })
 STABLE, CANARY = "stable", "canary"
+# KServe's agent in logger mode, the sidecar KServe itself injects next to a model to log its
+# predictions as CloudEvents (kserve/kserve cmd/agent/main.go, pkg/webhook/admission/pod/
+# agent_injector.go): it listens on --port (9081), proxies to --component-port on 127.0.0.1 and
+# sends each request and/or response to --log-url. v0.20.0 is the first release whose CRD has
+# `metadataAnnotations`, which the agent's --metadata-annotations flag implements.
+LOGGER_IMAGE = "kserve/agent:v0.20.0"
+LOGGER_PORT = 9081
+LOGGER_PORT_NAME = "logger"
+LOGGER_CONTAINER = "logger"
 
 
 @dataclass(frozen=True)
@@ -110,6 +131,7 @@ class WorkloadOptions:
     canary_strategy: str = "auto"  # auto | replicas | ingress
     service_type: str = "ClusterIP"
     extra_pod_annotations: tuple[tuple[str, str], ...] = field(default=())
+    logger_image: str = LOGGER_IMAGE  # the inference logger sidecar's image (a mirror of KServe's agent)
 
 
 EngineFactory = Callable[[str, StorageRef | None, str | None], EngineContainer]
@@ -201,6 +223,10 @@ def serve(model: ModelIR, engine_for: EngineFactory, options: WorkloadOptions) -
             objects.append(_ingress(
                 model, object_name(model, CANARY), object_name(model, CANARY), stable_engine.http_port,
                 options, {NGINX_CANARY: "true", NGINX_CANARY_WEIGHT: str(model.canary.traffic)}))
+    for obj in objects:
+        # The canary's own objects say so: the finishing pass gives them the canary's provenance.
+        if obj["metadata"]["name"] == object_name(model, CANARY):
+            obj["metadata"].setdefault("labels", {})[TRACK_LABEL] = CANARY
     return objects
 
 
@@ -255,6 +281,8 @@ def _deployment(model: ModelIR, name: str, track: str, engine: EngineContainer, 
     container.setdefault("terminationMessagePolicy", "FallbackToLogsOnError")
     all_volumes = [*volumes, *({"name": s["name"], "emptyDir": {}} for s in scratch), *engine.volumes]
     pod: Manifest = {"containers": [container], "enableServiceLinks": False}
+    if model.inference_log is not None:
+        pod["containers"].append(logger_container(model, track, engine, options.logger_image))
     if init_containers:
         pod["initContainers"] = init_containers
     if all_volumes:
@@ -322,7 +350,10 @@ def _service(model: ModelIR, name: str, engine: EngineContainer, selector: dict[
         "spec": {
             "type": options.service_type,
             "selector": selector,
-            "ports": [{"name": p.name, "port": p.port, "targetPort": p.name, "protocol": "TCP"}
+            # With an inference log, HTTP goes through the logger, which forwards it to the engine.
+            "ports": [{"name": p.name, "port": p.port,
+                       "targetPort": LOGGER_PORT_NAME if model.inference_log is not None
+                       and p.name == engine.http_port else p.name, "protocol": "TCP"}
                       for p in engine.ports],
         },
     }
@@ -397,6 +428,7 @@ def workload_problems(model: ModelIR, strategy_option: str, option_path: Path) -
     warning when whole pods round a canary's traffic share."""
     yield from hpa_problems(model, "these Deployments scale with a HorizontalPodAutoscaler",
                             "use backend kserve (Knative)")
+    yield from logger_problems(model)
     if model.canary is None:
         return
     limit = MAX_NAME - len("-" + CANARY)
@@ -427,3 +459,80 @@ def bento_container(model: ModelIR, image: str, run_as_user: int | None = None) 
         metrics=("http", "/metrics") if model.metrics else None,
         model_dir=None, run_as_user=run_as_user or BENTO_UID, env=(("BENTOML_PORT", str(port)),),
     )
+
+
+def logger_container(model: ModelIR, track: str, engine: EngineContainer, image: str = LOGGER_IMAGE) -> Manifest:
+    """KServe's agent as an inference logger in front of the engine's HTTP port, configured as
+    KServe's pod webhook configures it (kserve pkg/webhook/admission/pod/agent_injector.go):
+    `--log-url`, `--log-mode`, the names sent as CloudEvent attributes (`--inference-service`,
+    `--namespace`, `--endpoint` default|canary, `--component predictor`, `--source-uri` the pod),
+    the track's provenance as `--metadata-annotations key=value` pairs (sent as the event's
+    `annotations` attribute, pkg/logger/worker.go), the engine's readiness probe in
+    `SERVING_READINESS_PROBE` (required by cmd/agent/main.go; numeric ports, as the agent probes
+    127.0.0.1), and its own readiness probe with the `K-Network-Probe: queue` header its health
+    handler answers."""
+    log = model.inference_log
+    assert log is not None and log.url is not None  # the backends' checks refuse a log without a sink
+    ports = {p.name: p.port for p in engine.ports}
+    args = [
+        f"--port={LOGGER_PORT}",
+        f"--component-port={ports[engine.http_port]}",
+        f"--log-url={log.url}",
+        f"--log-mode={log.mode}",
+        "--source-uri=$(POD_NAME)",
+        f"--inference-service={model.name}",
+        f"--namespace={model.namespace}",
+        f"--endpoint={'canary' if track == CANARY else 'default'}",
+        "--component=predictor",
+    ]
+    provenance = logged_provenance(model, track)
+    if provenance:
+        args.append(f"--metadata-annotations={_csv(f'{k}={v}' for k, v in provenance.items())}")
+    probe = _numeric_probe(engine.container.get("readinessProbe"), ports)
+    env: list[Manifest] = [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
+    env.append({"name": "SERVING_READINESS_PROBE",
+                "value": json.dumps(probe, sort_keys=True, separators=(",", ":")) if probe else ""})
+    return {
+        "name": LOGGER_CONTAINER,
+        "image": image,
+        "args": args,
+        "env": env,
+        "ports": [{"name": LOGGER_PORT_NAME, "containerPort": LOGGER_PORT, "protocol": "TCP"}],
+        "readinessProbe": {"httpGet": {"path": "/", "port": LOGGER_PORT_NAME,
+                                       "httpHeaders": [{"name": "K-Network-Probe", "value": "queue"}]},
+                           "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3},
+        "resources": {"requests": {"cpu": "100m", "memory": "100Mi"}, "limits": {"memory": "1Gi"}},
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
+
+
+def _csv(values: Iterator[str] | list[str]) -> str:
+    """One pflag string-slice value: the flag parses it as a CSV record, so a value holding ','
+    or '"' is quoted."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(list(values))
+    return out.getvalue()
+
+
+def _numeric_probe(probe: Manifest | None, ports: dict[str, int]) -> Manifest | None:
+    if not probe:
+        return None
+    out: Manifest = json.loads(json.dumps(probe))
+    for handler in ("httpGet", "tcpSocket"):
+        if isinstance(out.get(handler), dict) and isinstance(out[handler].get("port"), str):
+            out[handler]["port"] = ports[out[handler]["port"]]
+    return out
+
+
+def logger_problems(model: ModelIR) -> Iterator[Problem]:
+    """What the logger sidecar cannot do: log without a sink (it has no default) or sample (the
+    agent logs every request it proxies: cmd/agent/main.go has no sampling flag)."""
+    log = model.inference_log
+    if log is None:
+        return
+    if log.url is None:
+        yield Problem(("inferenceLog",), "the logger sidecar (KServe's agent) has no default sink: "
+                      "inferenceLog needs a url", "add url: http://<sink>/")
+    if log.percent != 100:
+        yield Problem(("inferenceLog", "percent"), "the logger sidecar (KServe's agent) logs every "
+                      "request it forwards; it cannot sample", "remove percent (100 is the only choice)")

@@ -83,7 +83,23 @@ def model_events(diff: ModelDiff, *, objects_change: bool = False, arrow: str = 
         events.append(f"moves from backend {diff.backend_before} to {diff.backend_after}")
     if diff.canary is not None:
         events.append(_canary_event(diff.canary, arrow))
+    logging = _logging_event(diff)
+    if logging:
+        events.append(logging)
     return events
+
+
+def _logging_event(diff: ModelDiff) -> str | None:
+    """Inference logging switched on or off for a model that stays (an added or removed model's
+    settings all appear or disappear anyway)."""
+    if diff.status not in ("changed", "renamed"):
+        return None
+    kinds = {f.kind for f in diff.fields if f.path.startswith("inferenceLog.")}
+    if kinds == {"remove"}:
+        return "inference logging turned off"
+    if kinds == {"add"}:
+        return "inference logging turned on"
+    return None
 
 
 def _backend(diff: ModelDiff, arrow: str) -> str:

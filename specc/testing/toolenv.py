@@ -43,8 +43,36 @@ class EnvironmentSpec:
     why: str
 
 
+# uvloop 0.22+ raises from `asyncio.get_event_loop()` outside a running loop, which MLServer's
+# inference-pool workers call at start (`mlserver/parallel/worker.py`, `_ignore_signals`): with it
+# every model fails to load (measured with 1.7.1 and 1.5.0). MLServer declares no upper bound, so
+# both MLServer environments pin the last release that works.
+_MLSERVER_UVLOOP = "uvloop==0.21.0"
+# The model libraries the runtimes load; the tests train their tiny models with the same ones.
+_MODEL_LIBRARIES = ("scikit-learn==1.9.1", "xgboost==3.2.0", "lightgbm==4.7.0")
+
 _DEFINED: tuple[EnvironmentSpec, ...] = (
     # One entry per engine or service; `install` with no name installs them all.
+    EnvironmentSpec(
+        "mlserver",
+        ("mlserver==1.7.1", "mlserver-sklearn==1.7.1", "mlserver-xgboost==1.7.1", "mlserver-lightgbm==1.7.1",
+         "mlserver-mlflow==1.7.1", "mlflow==3.17.2", _MLSERVER_UVLOOP, *_MODEL_LIBRARIES),
+        "MLServer at the version of the image specc emits (specc_kubernetes.engines.MLSERVER_VERSION) and of "
+        "KServe 0.20's kserve-mlserver runtime, with the sklearn, xgboost, lightgbm and mlflow runtimes.",
+    ),
+    EnvironmentSpec(
+        "mlserver-1.5.0",
+        ("mlserver==1.5.0", "mlserver-sklearn==1.5.0", "mlserver-xgboost==1.5.0", "mlserver-lightgbm==1.5.0",
+         "mlserver-mlflow==1.5.0", "mlflow==3.5.1", _MLSERVER_UVLOOP, *_MODEL_LIBRARIES),
+        "MLServer at the version of KServe 0.15's kserve-mlserver runtime image "
+        "(kserve config/runtimes/kustomization.yaml and charts/kserve-resources/values.yaml at v0.15.x).",
+    ),
+    EnvironmentSpec(
+        "bentoml",
+        ("bentoml==1.4.38",),
+        "BentoML at the version specc's bento image mode assumes (specc.backend_api.workload.BENTOML_VERSION): the "
+        "release whose entrypoint, routes and defaults specc's image mode was written against.",
+    ),
 )
 
 ENVIRONMENTS: dict[str, EnvironmentSpec] = {spec.name: spec for spec in _DEFINED}

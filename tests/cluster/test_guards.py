@@ -237,6 +237,7 @@ def test_a_pin_that_cannot_be_read_is_refused_until_kube_system_is_readable(
 def test_a_saved_plan_applies_only_to_the_cluster_it_was_made_on(capsys: pytest.CaptureFixture[str],
                                                                  control_plane: ControlPlane, kubeconfig: Path,
                                                                  namespace: str, cluster: Cluster,
+                                                                 old_control_plane: ControlPlane,
                                                                  tmp_path: Path) -> None:
     saved = tmp_path / "plan.json"
     code, _, err = specc(capsys, "plan", str(SPECS / "two-models.yaml"), *admin(kubeconfig, namespace),
@@ -244,15 +245,15 @@ def test_a_saved_plan_applies_only_to_the_cluster_it_was_made_on(capsys: pytest.
     assert code == 0, err
     live = kube_system_uid(control_plane)
     assert json.loads(saved.read_text())["cluster"] == {"uid": live}
-    with ControlPlane() as other:  # a second, real cluster: same context names, another kube-system
-        other.create_namespace(namespace)
-        code, out, err = specc(capsys, "apply", str(saved), "--kubeconfig", str(other.kubeconfig),
-                               "--context", "admin", "--no-wait")
-        assert code == 3, out + err
-        assert "[K524]" in err and f"made on cluster {live}" in err and f"is cluster {kube_system_uid(other)}" in err
-        client = Cluster.connect(kubeconfig=str(other.kubeconfig))
-        assert_nothing_written(client, namespace)
-        client.close()
+    other = old_control_plane  # a second, real cluster: same context names, another kube-system
+    other.create_namespace(namespace)
+    code, out, err = specc(capsys, "apply", str(saved), "--kubeconfig", str(other.kubeconfig),
+                           "--context", "admin", "--no-wait")
+    assert code == 3, out + err
+    assert "[K524]" in err and f"made on cluster {live}" in err and f"is cluster {kube_system_uid(other)}" in err
+    client = Cluster.connect(kubeconfig=str(other.kubeconfig))
+    assert_nothing_written(client, namespace)
+    client.close()
     # On its own cluster the recorded UID stands for --context, like a pin.
     code, out, err = specc(capsys, "apply", str(saved), "--kubeconfig", str(kubeconfig), "--no-wait")
     assert code == 0, out + err

@@ -472,7 +472,7 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
     # A first look without the lock and without previews: an apply with nothing to do writes nothing,
     # not even the lock.
     first = first_look(document, cluster, namespace=namespace, registry=registry, destroy=destroy,
-                       command=lock_name)
+                       command=lock_name, create_namespace=create_namespace)
     if not first.plan.has_changes and (first.read.parent is not None or destroy):
         click.echo(shown(first.plan), nl=False)
         click.echo("Apply complete: nothing to do.")

@@ -119,11 +119,13 @@ def apply_needs(plan: Plan, resources: Mapping[str, Resource], *, parent_exists:
     return sorted(set(needs))
 
 
-def worst_case_needs(namespace: str, resources: Iterable[Resource]) -> list[Access]:
+def worst_case_needs(namespace: str, resources: Iterable[Resource], *, create_namespace: bool) -> list[Access]:
     """What an apply creating every object of these kinds would need: asked when even the reads of
     the first look were forbidden, so that one answer names everything to grant."""
     needs: list[Access] = [*_on(LEASE, namespace, *LOCK_VERBS), *_on(PARENT, namespace, "get", "list", "patch",
                                                                           "create")]
+    if create_namespace:
+        needs += _on(NAMESPACE, namespace, "get", "patch", "create")
     for resource in resources:
         needs += _on(resource, namespace, "get", "list", "patch", "create")
     return sorted(set(needs))

@@ -105,7 +105,7 @@ def _pin(compiled: Compiled) -> str | None:
 
 
 def first_look(document: SourceDocument, cluster: Cluster, *, namespace: str | None, registry: Registry,
-               destroy: bool, command: str) -> ClusterPlan:
+               destroy: bool, command: str, create_namespace: bool = False) -> ClusterPlan:
     """The plan an apply or destroy starts from (no previews, no lock), after the wrong-cluster
     guards. When even its reads are forbidden, every permission the apply could need is asked at
     once, so the error names all of them rather than the first read that failed."""
@@ -119,7 +119,8 @@ def first_look(document: SourceDocument, cluster: Cluster, *, namespace: str | N
             raise
         kinds = {r for obj in compiled.desired for r in [cluster.resource(obj.api_version, obj.key.kind)]
                  if r is not None}
-        guard.preflight(cluster, guard.worst_case_needs(compiled.desired.namespace, kinds))
+        guard.preflight(cluster, guard.worst_case_needs(compiled.desired.namespace, kinds,
+                                                        create_namespace=create_namespace))
         raise
 
 

@@ -383,3 +383,16 @@ def test_a_preflight_the_server_refuses_stops_before_any_write(capsys: pytest.Ca
     assert "[K526]" in err and "cannot check permissions before writing" in err and "nothing was written" in err
     assert {m for m, p, _ in proxy.seen if "selfsubjectaccessreviews" not in p} == {"GET"}
     assert_nothing_written(cluster, namespace)
+
+
+def test_create_namespace_needs_namespace_rights_and_nothing_is_created_without_them(
+        capsys: pytest.CaptureFixture[str], control_plane: ControlPlane, kubeconfig: Path) -> None:
+    absent = f"absent-{uuid.uuid4().hex[:8]}"
+    code, out, err = specc(capsys, "apply", str(SPECS / "one-model.yaml"), *restricted(kubeconfig, absent),
+                           "--auto-approve", "--no-wait", "--create-namespace")
+    assert code == 1, out + err
+    named = missing(err)
+    for need in ("get core/namespaces", "patch core/namespaces", "create core/namespaces"):
+        assert f"{need} (cluster-wide)" in named, err
+    assert f"create apps/deployments in namespace {absent}" in named
+    assert control_plane.request("GET", f"/api/v1/namespaces/{absent}").status == 404

@@ -49,9 +49,9 @@ def ports(c: dict[str, Any]) -> dict[str, int]:
 ENGINES = [
     # format, engine, image fragment, ports, (readiness path, liveness path), container name
     ("sklearn", None, "seldonio/mlserver:1.7.1-sklearn", {"http": 8080, "grpc": 8081},
-     ("/v2/health/ready", "/v2/health/live"), "mlserver"),
+     ("/v2/models/m/ready", "/v2/health/live"), "mlserver"),
     ("mlflow", None, "seldonio/mlserver:1.7.1-mlflow", {"http": 8080, "grpc": 8081},
-     ("/v2/health/ready", "/v2/health/live"), "mlserver"),
+     ("/v2/models/m/ready", "/v2/health/live"), "mlserver"),
     ("tensorflow", None, "tensorflow/serving:2.19.0", {"grpc": 8500, "http": 8501},
      ("/v1/models/m", None), "tfserving"),
     ("pytorch", None, "pytorch/torchserve:0.12.0-cpu", {"http": 8080, "management": 8081},

@@ -66,6 +66,7 @@ from specc_kserve.runtimes import (
     artifact_layout,
     engine_runtime,
     metrics_endpoint,
+    on_mlserver,
     protocol,
     runtime_env,
     runtime_labels,
@@ -468,6 +469,13 @@ class KServeBackend(Backend):
         env = container_env(model, runtime_env(model))
         if env:
             spec["env"] = env
+        if on_mlserver(model):
+            # Without a probe KServe's raw reconciler gives kserve-container a TCP readiness probe on 8080
+            # (pkg/controller/v1beta1/inferenceservice/reconcilers/deployment/deployment_reconciler.go,
+            # setDefaultPodSpec), which MLServer passes once its HTTP server binds: before the model is
+            # loaded, and after it failed to. Ask for the model (kserve-mlserver's MLSERVER_HTTP_PORT 8080).
+            spec["readinessProbe"] = {"httpGet": {"path": f"/v2/models/{model.name}/ready", "port": 8080},
+                                      "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3}
         return spec
 
     @staticmethod

@@ -4,7 +4,9 @@ Takes a model (and the track's artifact location); returns an `EngineContainer`.
 (images, ports, health routes, flags) are those of the engines' own images and docs:
 
 - MLServer (Seldon): `seldonio/mlserver:<v>-<runtime>`; HTTP 8080, gRPC 8081, metrics 8082; OIP v2;
-  health `/v2/health/live` and `/v2/health/ready`; configured by `MLSERVER_*` / `MLSERVER_MODEL_*`
+  liveness `/v2/health/live`, readiness `/v2/models/<name>/ready` (not `/v2/health/ready`, which answers
+  200 with zero models once the one that failed to load is dropped from the registry: measured with
+  MLServer 1.7.1, tests/engines/test_harness.py); configured by `MLSERVER_*` / `MLSERVER_MODEL_*`
   environment variables, which also carry the model's registry version and provenance
   (`MLSERVER_MODEL_VERSION` is returned as `model_version` in every inference response).
 - TensorFlow Serving: `tensorflow/serving:<v>[-gpu]`; gRPC 8500, REST 8501; TF Serving's own REST API
@@ -92,7 +94,9 @@ def _mlserver(model: ModelIR, image: str) -> EngineContainer:
         "image": image,
         # The image's own command runs `mlserver start $MLSERVER_MODELS_DIR`; with no
         # model-settings.json there, MLServer loads the one model the MLSERVER_MODEL_* variables describe.
-        **http_probes("http", live="/v2/health/live", ready="/v2/health/ready"),
+        # Ready means this model is loaded: MLServer's server-wide route answers 200 when its only model
+        # failed to load and was removed, and a pod ready then takes traffic it answers with 404.
+        **http_probes("http", live="/v2/health/live", ready=f"/v2/models/{model.name}/ready"),
     }
     return EngineContainer(
         container=container, ports=tuple(ports),

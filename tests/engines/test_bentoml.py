@@ -1,5 +1,6 @@
 """BentoML, for real: a bento built in the test, run the way its image's entrypoint runs it, from the
-container specc renders in bento image mode (backend `bentoml`, and format `bento` on backend `kubernetes`).
+container specc renders in bento image mode (backend `bentoml`, and format `bento` on backends `kubernetes`
+and `kserve`, whose custom predictor container KServe runs as it is).
 
 Case folders `cases/bento-*`: `serving.yaml`, `case.yaml` (the model, the bento under `bentos/`, a request
 and the answer it must get) and the golden `answers.json`. The image is what `bentoml containerize` makes of
@@ -44,7 +45,8 @@ def test_bento_serves_the_rendered_container(case: Path, built_bento: Callable[[
     facts = image_facts(rendered, bento)
     assert (facts.engine, facts.version) == ("bentoml", BENTOML_VERSION)
     port = int(rendered.env_value("BENTOML_PORT") or 0)
-    assert dict(rendered.ports) == {"http": port}, "BENTOML_PORT is the port the Service and probes use"
+    assert [number for _, number in rendered.ports] == [port], "BENTOML_PORT is the container's port"
+    assert {p.port for p in rendered.probes} == {port}, "the probes ask the port BENTOML_PORT binds"
 
     answers: dict[str, Any] = {"image": rendered.image, "origin": rendered.origin}
     with run_engine(rendered, bento, timeout=START_TIMEOUT) as running:

@@ -2,8 +2,8 @@
 
 Takes an image reference (or a built bento's directory); returns an `ImageFacts`. Pure except
 `bento_image`, which reads the Dockerfile that `bentoml build` writes into the bento (the very file
-`bentoml containerize` builds the image from). Must not guess: an image it has no facts for is an
-`EngineError`.
+`bentoml containerize` builds the image from) and the bento's `bento.yaml` (the BentoML release).
+Must not guess: an image it has no facts for is an `EngineError`.
 
 Sources, read at the tags the images are built from:
 - MLServer (SeldonIO/MLServer `Dockerfile` @1.7.1, same in 1.5.0): `ENV MLSERVER_MODELS_DIR=/mnt/models
@@ -46,6 +46,9 @@ class ImageFacts:
     listen: tuple[tuple[str, int], ...] = ()
     host_variable: str | None = None  # the setting that chooses the bind address
     home: str | None = None  # the image user's writable home (the engine may write caches there)
+    # The inference runtimes the image ships (Python modules), None when it ships them all: MLServer's
+    # `-<runtime>` images hold that one runtime, `-slim` none (SeldonIO/MLServer Makefile, Dockerfile RUNTIMES).
+    runtimes: tuple[str, ...] | None = None
 
 
 MLSERVER_IMAGE = re.compile(
@@ -59,11 +62,13 @@ def mlserver_image(image: str) -> ImageFacts:
     match = MLSERVER_IMAGE.match(image)
     if match is None:
         raise EngineError(f"{image!r} is not a seldonio/mlserver:<version>[-<runtime>] image")
+    flavour = match["flavour"]
     return ImageFacts(
         engine="mlserver", version=match["version"],
         env=(("MLSERVER_ENV_TARBALL", "/mnt/models/environment.tar.gz"), ("MLSERVER_MODELS_DIR", "/mnt/models")),
         entrypoint=(), cmd=("/bin/bash", "-c", "mlserver start $MLSERVER_MODELS_DIR"),
         workdir="/opt/mlserver", listen=MLSERVER_LISTEN, host_variable="MLSERVER_HOST", home="/opt/mlserver",
+        runtimes=None if flavour is None else () if flavour == "slim" else (f"mlserver_{flavour.replace('-', '_')}",),
     )
 
 

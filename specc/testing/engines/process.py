@@ -7,7 +7,7 @@ directory at the end. Must not change anything about the container but what `DEC
 (ports and paths that cannot be the same on a shared loopback, the bind address, and Secret values,
 which are never read): the differences between the rendered environment and the process's are
 computed, not assumed, and an undeclared one is an `EngineError`. Must not print, nor inherit the
-caller's environment (the process sees only what the container would, plus PATH/HOME/LANG).
+caller's environment (the process sees what the container would, plus the `base` variables).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from specc.testing import toolenv
@@ -33,6 +33,8 @@ from specc.testing.engines.rendered import RenderedEngine
 
 SECRET_STAND_IN = "specc-test-stand-in"
 LOG_TAIL = 60
+PORT_ATTEMPTS = 3
+PORT_TAKEN = ("Errno 98", "address already in use", "Address already in use")
 
 # Every change the harness may make between the rendered container and the local process, by kind.
 DECLARED_REWRITES = {
@@ -41,6 +43,8 @@ DECLARED_REWRITES = {
     "path": "a path under a volume mount (the model directory, an emptyDir), BENTO_PATH or the image "
             "user's home moves to a temp dir",
     "secret": "a Secret-backed variable gets a stand-in value: the harness never reads Secrets",
+    "base": "what the image's OS gives a process: PATH (here the engine's environment first), HOME and TMPDIR "
+            "(temp dirs), LANG; and BENTOML_DO_NOT_TRACK=true, so that tests send no usage reports",
 }
 
 
@@ -72,8 +76,7 @@ class RunningEngine:
     argv: tuple[str, ...]
     log_path: Path
     process: subprocess.Popen[bytes]
-    started_in: float = 0.0
-    answers: list[tuple[str, str, int | None]] = field(default_factory=list)  # (method, url, status)
+    started_in: float = 0.0  # seconds from start to ready (while starting: the start time)
 
     def url(self, port: int, path: str) -> str:
         """The loopback URL of `path` on the container's `port`; an `EngineError` when nothing in the
@@ -119,17 +122,23 @@ class RunningEngine:
             answer = HttpAnswer(error.code, error.read(), error.headers.get("Content-Type", ""))
         except (urllib.error.URLError, OSError):
             answer = HttpAnswer(None, b"", "")
-        self.answers.append((method, url, answer.status))
         return answer
 
 
 def image_facts(rendered: RenderedEngine, artifacts: Path | None) -> ImageFacts:
+    """The facts of the rendered image; an `EngineError` when the image cannot run what the container asks."""
     if rendered.image.split(":")[0].endswith("seldonio/mlserver"):
-        return mlserver_image(rendered.image)
-    if rendered.name == "bento":
-        if artifacts is None:
-            raise EngineError("a bento image runs the built bento it contains: pass the bento directory")
+        facts = mlserver_image(rendered.image)
+        implementation = rendered.env_value("MLSERVER_MODEL_IMPLEMENTATION") or ""
+        if facts.runtimes is not None and implementation.split(".")[0] not in facts.runtimes:
+            raise EngineError(f"{rendered.image} ships the runtimes {list(facts.runtimes)}; the container asks "
+                              f"for {implementation or 'no MLSERVER_MODEL_IMPLEMENTATION'}")
+        return facts
+    if artifacts is not None and (artifacts / "bento.yaml").is_file():
+        # A containerized bento: the image is what `bentoml containerize` makes of this built bento.
         return bento_image(artifacts)
+    if rendered.name == "bento" or rendered.env_value("BENTOML_PORT") is not None:
+        raise EngineError("a bento image runs the built bento it contains: pass the bento directory")
     raise EngineError(f"no image facts for {rendered.image!r}")
 
 
@@ -215,68 +224,88 @@ def run_engine(rendered: RenderedEngine, artifacts: Path | None, *, timeout: flo
         (workdir / "home").mkdir()
 
         rendered_env: dict[str, str | None] = {**dict(facts.env), **dict(rendered.env)}
-        process_env: dict[str, str] = {}
-        for name, value in rendered_env.items():
-            process_env[name] = SECRET_STAND_IN if value is None else _move_path(value, mounts)
-        ports: dict[int, int] = {}
-        port_rewrites: dict[str, str] = {}
-        for variable, default in facts.listen:
-            port = _configured_port(rendered, variable, default)
-            ports[port] = _free_port()
-            port_rewrites[variable] = str(ports[port])
-            process_env[variable] = str(ports[port])
-            if variable == "BENTOML_PORT" and "PORT" in process_env:
-                process_env["PORT"] = str(ports[port])
-                port_rewrites["PORT"] = str(ports[port])
-        if facts.host_variable:
-            process_env[facts.host_variable] = "127.0.0.1"
-
-        rewrites = []
-        for name, before, after in _diff(rendered_env, process_env):
-            if name in port_rewrites and after == port_rewrites[name]:
-                kind = "port"
-            elif name == facts.host_variable and after == "127.0.0.1":
-                kind = "host"
-            elif before is None and after == SECRET_STAND_IN and name in rendered_env:
-                kind = "secret"
-            elif before is not None and after == _move_path(before, mounts) and after != before:
-                kind = "path"
-            else:
-                raise EngineError(f"undeclared change of {name}: {before!r} -> {after!r}")
-            rewrites.append(Rewrite(kind, name, before, after))
-
-        entrypoint = rendered.command if rendered.command is not None else facts.entrypoint
-        # Kubernetes: `command` replaces ENTRYPOINT and drops CMD; `args` replaces CMD.
-        cmd = rendered.args if rendered.args is not None else (facts.cmd if rendered.command is None else ())
-        container_argv = [_expand(a, process_env) for a in (*entrypoint, *cmd)]
-        argv = []
-        for i, arg in enumerate(container_argv):
-            moved = _move_path(arg, mounts)
-            if moved != arg:
-                rewrites.append(Rewrite("path", f"argv[{i}]", arg, moved))
-            argv.append(moved)
-        if not argv:
-            raise EngineError(f"{rendered.origin}: neither the container nor the image says what to run")
-
-        workdir_in_image = facts.workdir or "/"
-        cwd = Path(_move_path(workdir_in_image, mounts))
-        if not cwd.is_dir():
-            raise EngineError(f"the image's WORKDIR {workdir_in_image} has no local counterpart")
-        base = {"PATH": f"{env.path / 'bin'}:/usr/bin:/bin", "HOME": str(workdir / "home"), "LANG": "C.UTF-8",
-                "BENTOML_DO_NOT_TRACK": "true", "TMPDIR": str(mounts.get("/tmp", workdir))}
-        log_path = workdir / "engine.log"
-        started = time.monotonic()
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(argv, cwd=cwd, env={**base, **process_env}, stdin=subprocess.DEVNULL,
-                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        running = RunningEngine(rendered, facts, env_name, ports, tuple(rewrites), tuple(argv), log_path, process)
-        _wait_until_up(running, timeout)
-        running.started_in = time.monotonic() - started
-        yield running
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            launch = _launch(rendered, facts, env, env_name, rendered_env, mounts, workdir, attempt)
+            process = launch.process
+            try:
+                _wait_until_up(launch, timeout)
+                break
+            except EngineError:
+                # A free port can be taken by another process between the probe and the engine's bind
+                # (a shared machine): start again on other ports; any other failure is the engine's.
+                if attempt == PORT_ATTEMPTS or not any(m in launch.log() for m in PORT_TAKEN):
+                    raise
+                _stop(process)
+        launch.started_in = time.monotonic() - launch.started_in
+        yield launch
     finally:
         if process is not None:
             _stop(process)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _launch(rendered: RenderedEngine, facts: ImageFacts, env: toolenv.ToolEnv, env_name: str,
+            rendered_env: dict[str, str | None], mounts: dict[str, Path], workdir: Path,
+            attempt: int) -> RunningEngine:
+    """Start the engine process on fresh loopback ports, with every change from `rendered_env` declared."""
+    process_env: dict[str, str] = {}
+    for name, value in rendered_env.items():
+        process_env[name] = SECRET_STAND_IN if value is None else _move_path(value, mounts)
+    ports: dict[int, int] = {}
+    port_rewrites: dict[str, str] = {}
+    for variable, default in facts.listen:
+        port = _configured_port(rendered, variable, default)
+        ports[port] = _free_port()
+        port_rewrites[variable] = str(ports[port])
+        process_env[variable] = str(ports[port])
+        if variable == "BENTOML_PORT" and "PORT" in process_env:
+            process_env["PORT"] = str(ports[port])
+            port_rewrites["PORT"] = str(ports[port])
+    if facts.host_variable:
+        process_env[facts.host_variable] = "127.0.0.1"
+
+    rewrites = []
+    for name, before, after in _diff(rendered_env, process_env):
+        if name in port_rewrites and after == port_rewrites[name]:
+            kind = "port"
+        elif name == facts.host_variable and after == "127.0.0.1":
+            kind = "host"
+        elif before is None and after == SECRET_STAND_IN and name in rendered_env:
+            kind = "secret"
+        elif before is not None and after == _move_path(before, mounts) and after != before:
+            kind = "path"
+        else:
+            raise EngineError(f"undeclared change of {name}: {before!r} -> {after!r}")
+        rewrites.append(Rewrite(kind, name, before, after))
+
+    entrypoint = rendered.command if rendered.command is not None else facts.entrypoint
+    # Kubernetes: `command` replaces ENTRYPOINT and drops CMD; `args` replaces CMD.
+    cmd = rendered.args if rendered.args is not None else (facts.cmd if rendered.command is None else ())
+    container_argv = [_expand(a, process_env) for a in (*entrypoint, *cmd)]
+    argv = []
+    for i, arg in enumerate(container_argv):
+        moved = _move_path(arg, mounts)
+        if moved != arg:
+            rewrites.append(Rewrite("path", f"argv[{i}]", arg, moved))
+        argv.append(moved)
+    if not argv:
+        raise EngineError(f"{rendered.origin}: neither the container nor the image says what to run")
+
+    workdir_in_image = facts.workdir or "/"
+    cwd = Path(_move_path(workdir_in_image, mounts))
+    if not cwd.is_dir():
+        raise EngineError(f"the image's WORKDIR {workdir_in_image} has no local counterpart")
+    base = {"PATH": f"{env.path / 'bin'}:/usr/bin:/bin", "HOME": str(workdir / "home"), "LANG": "C.UTF-8",
+            "BENTOML_DO_NOT_TRACK": "true", "TMPDIR": str(mounts.get("/tmp", workdir))}
+    rewrites += [Rewrite("base", name, None, value) for name, value in sorted(base.items())
+                 if name not in process_env]
+    log_path = workdir / f"engine-{attempt}.log"
+    started = time.monotonic()
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(argv, cwd=cwd, env={**base, **process_env}, stdin=subprocess.DEVNULL,
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return RunningEngine(rendered, facts, env_name, ports, tuple(rewrites), tuple(argv), log_path, process,
+                         started_in=started)
 
 
 def _wait_until_up(running: RunningEngine, timeout: float) -> None:
@@ -284,12 +313,16 @@ def _wait_until_up(running: RunningEngine, timeout: float) -> None:
     (only a ready pod gets traffic). Without an HTTP probe, the engine's own readiness route."""
     targets = [running.url(p.port, p.path) for kind in ("startup", "readiness")
                for p in running.rendered.probes if p.kind == kind and p.path is not None]
-    if not targets:
+    if not targets:  # the kubelet would call the pod ready at once; the harness waits for the model
+        name = running.rendered.env_value("MLSERVER_MODEL_NAME")
         targets = [running.url(running.http_port,
-                               "/v2/health/ready" if running.facts.engine == "mlserver" else "/readyz")]
+                               f"/v2/models/{name}/ready" if running.facts.engine == "mlserver" else "/readyz")]
     deadline = time.monotonic() + timeout
     for target in targets:
         while True:
+            if any(marker in running.log() for marker in PORT_TAKEN):  # MLServer keeps running without it
+                raise EngineError(f"{running.rendered.origin}: a loopback port was taken before the engine "
+                                  f"bound it:\n{_tail(running.log())}")
             if running.process.poll() is not None:
                 raise EngineError(f"{running.rendered.origin}: the engine exited with {running.process.returncode} "
                                   f"before {target} answered 200:\n{_tail(running.log())}")

@@ -21,6 +21,10 @@ mounted. Pure. Must not fill in anything the objects and the upstream sources ci
     (`pkg/utils/utils.go`: a strategic merge patch, so env merges by name and the predictor's value wins;
     args are concatenated), then `{{.Name}}`/`{{.Labels.x}}`/`{{.Annotations.x}}` placeholders filled
     from the InferenceService's metadata (`ReplacePlaceholders`);
+  * the probes: the predictor's; in Standard mode a container without a readiness probe gets the raw
+    reconciler's default, TCP on its first port or 8080
+    (`pkg/controller/v1beta1/inferenceservice/reconcilers/deployment/deployment_reconciler.go`,
+    `setDefaultPodSpec`, read at 00217d1);
   * the artifacts: the storage-initializer injector (`pkg/webhook/admission/pod/
     storage_initializer_injector.go`) downloads `storageUri` into `/mnt/models`
     (`constants.DefaultModelLocalMountPath`) and mounts it into `kserve-container`;
@@ -31,6 +35,12 @@ mounted. Pure. Must not fill in anything the objects and the upstream sources ci
     `DefaultPodPrometheusPort` 9091 (queue-proxy's; 9088 with metric aggregation) and `prometheus.io/path`
     to `/metrics`; without the annotation it takes the cluster default (`enablePrometheusScraping` of the
     `metricsAggregator` config, "false" as shipped) and sets nothing.
+
+Revisions read (kserve/kserve, through the public-source index): `config/runtimes/kserve-mlserver.yaml`
+at 206f917 (the same env and annotations as the reference's v0.15.0/v0.20.0 reading),
+`config/runtimes/kustomization.yaml` at 94adc24 (mlserver 1.5.0), the PR that moved the image to 1.7.1
+(kserve/kserve#4573, merged for 0.20), `MergeRuntimeContainers` in `pkg/utils/utils.go` (the same body in
+the 0.15-era and current files), `metrics_aggregate_injector.go` at 001a68f.
 """
 
 from __future__ import annotations
@@ -100,7 +110,10 @@ class RenderedEngine:
 def rendered_engine(objects: Iterable[Manifest], model: str, *, kserve_version: str = "0.20",
                     track: str = "stable") -> RenderedEngine:
     """The engine of `model` in `objects`: its Deployment's, or what KServe makes of its InferenceService.
-    `track="canary"`: the canary's (Deployment `<model>-canary`; KServe 0.20 Standard `spec.canary[0]`)."""
+    `track="canary"` reads the canary's: Deployment `<model>-canary`, or KServe's `spec.canary[0]` predictor
+    (Standard mode on 0.20)."""
+    if track not in ("stable", "canary"):
+        raise EngineError(f"track {track!r}: stable or canary")
     objects = list(objects)
     mine = [o for o in objects if _model_of(o) == model]
     for obj in mine:
@@ -111,7 +124,15 @@ def rendered_engine(objects: Iterable[Manifest], model: str, *, kserve_version: 
         if obj.get("kind") == "Deployment" and obj["metadata"]["name"] == deployment:
             return _from_deployment(obj, model)
     kinds = sorted({f"{o.get('kind')}/{o.get('metadata', {}).get('name')}" for o in mine})
-    raise EngineError(f"model {model!r}: no Deployment or InferenceService named after it (objects: {kinds})")
+    raise EngineError(f"model {model!r}: no Deployment {deployment!r} or InferenceService {model!r} "
+                      f"(objects: {kinds})")
+
+
+def load_rendered(text: str) -> list[Manifest]:
+    """The objects of `specc render`'s multi-document YAML output."""
+    from ruamel.yaml import YAML
+
+    return [doc for doc in YAML(typ="safe").load_all(text) if isinstance(doc, dict)]
 
 
 def _model_of(obj: Manifest) -> str | None:
@@ -161,7 +182,7 @@ def _from_deployment(deployment: Manifest, model: str) -> RenderedEngine:
     template = deployment["spec"]["template"]
     pod = template["spec"]
     container = pod["containers"][0]
-    ports = {p["name"]: int(p["containerPort"]) for p in container.get("ports") or [] if "name" in p}
+    ports = {name: port for name, port in _ports(container) if name}
     mounts = {m["name"]: m["mountPath"] for m in container.get("volumeMounts") or []}
     volumes = {v["name"]: v for v in pod.get("volumes") or []}
     model_dir: str | None = None
@@ -182,7 +203,7 @@ def _from_deployment(deployment: Manifest, model: str) -> RenderedEngine:
     return RenderedEngine(
         model=model, origin=f"Deployment/{deployment['metadata']['name']}", image=container["image"],
         name=container["name"], command=_tuple(container.get("command")), args=_tuple(container.get("args")),
-        env=_env(container), ports=tuple(sorted(ports.items(), key=lambda p: p[1])),
+        env=_env(container), ports=_ports(container),
         probes=_probes(container, ports),
         annotations=tuple(sorted((template["metadata"].get("annotations") or {}).items())),
         model_dir=model_dir, storage_uri=storage_uri, scratch=scratch,
@@ -245,12 +266,20 @@ def replace_placeholders(container: Manifest, metadata: Manifest) -> Manifest:
 
 def _from_inference_service(isvc: Manifest, version: str, track: str = "stable") -> RenderedEngine:
     name = isvc["metadata"]["name"]
-    # A Standard-mode canary's pods are built from spec.canary[].predictor by the same code as the
-    # stable ones (components/predictor.go buildPredictorResources).
-    predictor = isvc["spec"]["predictor"] if track == "stable" else isvc["spec"]["canary"][0]["predictor"]
+    predictor = isvc["spec"]["predictor"]
+    if track == "canary":
+        # A Standard-mode canary's pods are built from spec.canary[].predictor by the same code as the
+        # stable ones (components/predictor.go buildPredictorResources).
+        canaries = [c.get("predictor") for c in isvc["spec"].get("canary") or []]
+        if not canaries or not isinstance(canaries[0], dict):
+            raise EngineError(f"InferenceService {name!r} has no spec.canary predictor")
+        predictor = canaries[0]
     model = predictor.get("model")
     if not isinstance(model, dict):
-        raise EngineError(f"InferenceService {name!r}: the harness runs `model:` predictors only")
+        containers = predictor.get("containers")
+        if not containers:
+            raise EngineError(f"InferenceService {name!r}: neither a `model:` nor a custom container predictor")
+        return _custom_predictor(isvc, predictor, replace_placeholders(containers[0], isvc["metadata"]), track)
     runtime = model.get("runtime")
     fmt = (model.get("modelFormat") or {}).get("name")
     if runtime is None and fmt in KSERVE_MLSERVER_FORMATS and model.get("protocolVersion") == "v2":
@@ -260,20 +289,57 @@ def _from_inference_service(isvc: Manifest, version: str, track: str = "stable")
                           f"over {model.get('protocolVersion') or 'v1'} is not one the harness can run")
     own = {k: v for k, v in model.items() if k not in KSERVE_MODEL_ONLY_FIELDS}
     container = replace_placeholders(merge_runtime_container(kserve_mlserver_runtime(version), own), isvc["metadata"])
-    annotations = {**KSERVE_RUNTIME_ANNOTATIONS, **(isvc["metadata"].get("annotations") or {}),
-                   **(predictor.get("annotations") or {})}
+    annotations = _kserve_pod_annotations(isvc, predictor, KSERVE_RUNTIME_ANNOTATIONS)
+    ports = _ports(container)
+    probes = _kserve_probes(isvc, container, dict(ports))
+    storage = model.get("storageUri")
+    return RenderedEngine(
+        model=name, origin=f"InferenceService/{name}{' canary' if track == 'canary' else ''} + "
+                           f"ClusterServingRuntime {runtime} (KServe {version})",
+        image=container["image"], name=container["name"], command=_tuple(container.get("command")),
+        args=_tuple(container.get("args")), env=_env(container), ports=ports,
+        probes=probes, annotations=tuple(sorted(annotations.items())),
+        model_dir=KSERVE_MODEL_DIR if storage else None, storage_uri=storage,
+    )
+
+
+def _ports(container: Manifest) -> tuple[tuple[str, int], ...]:
+    """The container's ports as (name, number), an unnamed port under the name ""."""
+    return tuple(sorted(((p.get("name", ""), int(p["containerPort"])) for p in container.get("ports") or []),
+                        key=lambda p: p[1]))
+
+
+def _kserve_pod_annotations(isvc: Manifest, predictor: Manifest, runtime: Mapping[str, str]) -> dict[str, str]:
+    annotations = {**runtime, **(isvc["metadata"].get("annotations") or {}), **(predictor.get("annotations") or {})}
     scraping = annotations.setdefault(KSERVE_SCRAPING, "false")  # metricsAggregator default, as shipped
     aggregation = annotations.setdefault(KSERVE_AGGREGATION, "false")
     if scraping == "true":
         annotations["prometheus.io/port"] = (KSERVE_AGGREGATE_PORT if aggregation == "true"
                                              else KSERVE_POD_PROMETHEUS_PORT)
         annotations["prometheus.io/path"] = "/metrics"
-    ports = {p["name"]: int(p["containerPort"]) for p in container.get("ports") or [] if "name" in p}
-    storage = model.get("storageUri")
+    return annotations
+
+
+def _kserve_probes(isvc: Manifest, container: Manifest, ports: Mapping[str, int]) -> tuple[Probe, ...]:
+    probes = _probes(container, {name: port for name, port in ports.items() if name})
+    mode = (isvc["metadata"].get("annotations") or {}).get("serving.kserve.io/deploymentMode")
+    if mode in ("Standard", "RawDeployment") and not any(p.kind == "readiness" for p in probes):
+        # The raw reconciler's default (deployment_reconciler.go, setDefaultPodSpec): TCP on the first
+        # container port, else 8080.
+        first = (container.get("ports") or [{}])[0].get("containerPort", 8080)
+        probes = (*probes, Probe("readiness", int(first), None))
+    return probes
+
+
+def _custom_predictor(isvc: Manifest, predictor: Manifest, container: Manifest, track: str) -> RenderedEngine:
+    """A custom predictor: KServe runs `containers[0]` as `kserve-container` as it is (no runtime)."""
+    name = isvc["metadata"]["name"]
+    ports = _ports(container)
     return RenderedEngine(
-        model=name, origin=f"InferenceService/{name} + ClusterServingRuntime {runtime} (KServe {version})",
+        model=name, origin=f"InferenceService/{name}{' canary' if track == 'canary' else ''} (custom container)",
         image=container["image"], name=container["name"], command=_tuple(container.get("command")),
-        args=_tuple(container.get("args")), env=_env(container), ports=tuple(sorted(ports.items(), key=lambda p: p[1])),
-        probes=_probes(container, ports), annotations=tuple(sorted(annotations.items())),
-        model_dir=KSERVE_MODEL_DIR if storage else None, storage_uri=storage,
+        args=_tuple(container.get("args")), env=_env(container), ports=ports,
+        probes=_kserve_probes(isvc, container, dict(ports)),
+        annotations=tuple(sorted(_kserve_pod_annotations(isvc, predictor, {}).items())),
+        model_dir=None, storage_uri=None,
     )

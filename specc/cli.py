@@ -505,8 +505,6 @@ def _done(result: Any) -> str:
     return f"Apply complete: {len(result.applied)} applied, {len(result.deleted)} deleted{ready}."
 
 
-
-
 @cli.command("force-unlock")
 @click.argument("file", type=click.Path(allow_dash=True))
 @click.argument("lock_id")

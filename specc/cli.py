@@ -65,6 +65,16 @@ REQUEST_SECONDS = Seconds(0.1, 3600)
 WAIT_SECONDS = Seconds(0, 86400)
 
 
+class OutputPath(click.Path):
+    """A path specc writes to: an empty one (an unset shell variable, `-o ""`) is refused rather than read
+    as the current directory."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("is empty: name the file or directory to write", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def _namespace(_: click.Context, __: click.Parameter, value: str | None) -> str | None:
     from specc.spec import DNS1123_LABEL
 
@@ -78,6 +88,25 @@ def kube_version_option(f: F) -> F:
     return click.option(
         "--kube-version", callback=_kube_version, metavar="X.Y",
         help="Kubernetes version to compile for (default 1.30; plan/apply ask the cluster).")(f)
+
+
+def _registry_timeout(_: click.Context, __: click.Parameter, value: float) -> float:
+    # NaN compares false with everything, so `not 0 < value` also refuses it.
+    if not 0 < value <= 600 or value != value:  # noqa: PLR0124 - the NaN test
+        raise click.BadParameter(f"must be a number of seconds greater than 0 and at most 600, got {value!r}")
+    return value
+
+
+def registry_timeout_option(f: F) -> F:
+    return click.option(
+        "--registry-timeout", type=float, default=10.0, show_default=True, callback=_registry_timeout,
+        help="Seconds to wait for each model-registry request (registry: references).")(f)
+
+
+def _resolve_options(timeout: float) -> Any:
+    from specc.resolve import ResolveOptions
+
+    return ResolveOptions(timeout=timeout)
 
 
 def _echo_err(text: str) -> None:
@@ -148,18 +177,20 @@ def backends() -> None:
 @cli.command()
 @click.argument("file", type=click.Path(allow_dash=True))
 @click.option("--backend", "backend", metavar="NAME", help="Compile every model for this backend.")
-@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("-o", "--output-dir", type=OutputPath(file_okay=False, path_type=Path),
               help="Write one file per object into this directory instead of printing.")
 @click.option("--namespace", "-n", callback=_namespace, help="Override metadata.namespace of the spec.")
 @kube_version_option
+@registry_timeout_option
 def render(file: str, backend: str | None, output_dir: Path | None, namespace: str | None,
-           kube_version: tuple[int, int] | None) -> None:
+           kube_version: tuple[int, int] | None, registry_timeout: float) -> None:
     """Compile a spec into Kubernetes objects (multi-document YAML, byte-identical on every run)."""
     from specc.manifest_yaml import dump, dump_all
     from specc.objects import file_name
     from specc.pipeline import compile_file
 
-    compiled = compile_file(file, kube_version=kube_version, backend=backend, namespace=namespace)
+    compiled = compile_file(file, kube_version=kube_version, backend=backend, namespace=namespace,
+                            resolve=_resolve_options(registry_timeout))
     _echo_err(diagnostics_text(compiled.warnings))
     if output_dir is None:
         click.echo(dump_all(o.body for o in compiled.desired), nl=False)
@@ -280,7 +311,7 @@ def _load_saved_plan(path: str) -> Any | None:
 @cluster_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
-@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("-o", "--out", type=OutputPath(dir_okay=False, path_type=Path),
               help="Save the plan for `specc apply PLAN` (contains the objects unmasked; written 0600).")
 @click.option("--force-conflicts", is_flag=True, help="Preview taking over fields owned by other managers.")
 @click.option("--destroy", is_flag=True, help="Plan the deletion of every object of the spec.")
@@ -288,9 +319,11 @@ def _load_saved_plan(path: str) -> Any | None:
               help="For --target dir: compile for this version.")
 @click.option("--no-color", is_flag=True, help="Plain text output.")
 @mask_option
+@registry_timeout_option
 def plan(file: str, kubeconfig: str | None, context: str | None, namespace: str | None, target_spec: str,
          request_timeout: float, fmt: str, detailed_exitcode: bool, out: Path | None, force_conflicts: bool,
-         destroy: bool, kube_version: tuple[int, int] | None, no_color: bool, mask_all: bool) -> None:
+         destroy: bool, kube_version: tuple[int, int] | None, no_color: bool, mask_all: bool,
+         registry_timeout: float) -> None:
     """Show what apply would change: + create, ~ update, - delete, -/+ replace."""
     from specc.source import read_spec
     from specc.workflow import plan_cluster, plan_directory
@@ -308,11 +341,11 @@ def plan(file: str, kubeconfig: str | None, context: str | None, namespace: str 
     document = read_spec(file)
     if directory is not None:
         result, _ = plan_directory(document, directory, kube_version=kube_version, namespace=namespace,
-                                   destroy=destroy)
+                                   destroy=destroy, resolve=None if destroy else _resolve_options(registry_timeout))
     else:
         cluster = _connection(kubeconfig, context, namespace, request_timeout).connect()
         result = plan_cluster(document, cluster, namespace=namespace, force_conflicts=force_conflicts,
-                              destroy=destroy).plan
+                              destroy=destroy, resolve=None if destroy else _resolve_options(registry_timeout)).plan
     _print_plan(result, fmt, colour=not no_color, mask_all=mask_all)
     if out is not None:
         _save_plan(result, out)
@@ -360,14 +393,15 @@ def _progress_printer(colour: bool) -> Callable[[Any], None]:
               help="For --target dir: compile for this version.")
 @click.option("--no-color", is_flag=True, help="Plain text output.")
 @mask_option
+@registry_timeout_option
 def apply(file: str, kubeconfig: str | None, context: str | None, namespace: str | None, target_spec: str,
           request_timeout: float, auto_approve: bool, force_conflicts: bool, wait: bool, timeout: float,
           lock_timeout: float, create_namespace: bool, kube_version: tuple[int, int] | None, no_color: bool,
-          mask_all: bool) -> None:
+          mask_all: bool, registry_timeout: float) -> None:
     """Apply a spec (plan, confirm, apply) or a saved plan (exactly that plan, if nothing changed since)."""
     _run_apply(file, kubeconfig, context, namespace, target_spec, request_timeout, auto_approve, force_conflicts,
                wait, timeout, lock_timeout, create_namespace, kube_version, no_color, destroy=False,
-               mask_all=mask_all)
+               mask_all=mask_all, registry_timeout=registry_timeout)
 
 
 @cli.command()
@@ -391,7 +425,7 @@ def destroy(file: str, kubeconfig: str | None, context: str | None, namespace: s
 def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace: str | None, target_spec: str,
                request_timeout: float, auto_approve: bool, force_conflicts: bool, wait: bool, timeout: float,
                lock_timeout: float, create_namespace: bool, kube_version: tuple[int, int] | None, no_color: bool,
-               *, destroy: bool, mask_all: bool = False) -> None:
+               *, destroy: bool, mask_all: bool = False, registry_timeout: float = 10.0) -> None:
     from specc.apply import ApplyOptions
     from specc.registry import load_registry
     from specc.report.plan import plan_text
@@ -410,6 +444,7 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
     )
 
     colour = not no_color
+    resolve = _resolve_options(registry_timeout)
 
     def shown(plan: Any) -> str:
         return plan_text(plan.masked() if mask_all else plan, colour=colour)
@@ -439,7 +474,7 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
                 else "Do you want to perform these actions?")
     if directory is not None:
         result, target = plan_directory(read_spec(file), directory, kube_version=kube_version, namespace=namespace,
-                                        destroy=destroy)
+                                        destroy=destroy, resolve=None if destroy else resolve)
         click.echo(shown(result), nl=False)
         if not result.has_changes or not _confirm(auto_approve, question):
             return
@@ -461,7 +496,7 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
                           hint="create it first, or apply the spec file (not the saved plan) with --create-namespace")
 
         def apply_saved(lock: Any) -> None:
-            planned = reread_for_saved_plan(saved, cluster, registry)
+            planned = reread_for_saved_plan(saved, cluster, registry, resolve)
             result = apply_cluster(planned, registry, options, progress, lock)
             click.echo(_done(result))
 
@@ -472,7 +507,7 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
     # A first look without the lock and without previews: an apply with nothing to do writes nothing,
     # not even the lock.
     first = first_look(document, cluster, namespace=namespace, registry=registry, destroy=destroy,
-                       command=lock_name, create_namespace=create_namespace)
+                       command=lock_name, create_namespace=create_namespace, resolve=None if destroy else resolve)
     if not first.plan.has_changes and (first.read.parent is not None or destroy):
         click.echo(shown(first.plan), nl=False)
         click.echo("Apply complete: nothing to do.")

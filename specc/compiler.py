@@ -1,9 +1,10 @@
 """The compiler: a `ValidatedSpec` becomes the `DesiredSet` of Kubernetes objects.
 
-Takes the validated spec, the backend registry and a `Target`; for each model calls its backend's
-`compile`, then runs the shared finishing pass once over everything, and returns a sorted
-`DesiredSet`. Raises `CompileError` (positioned at the models involved) when two models would
-produce the same object. Pure: must not read files, talk to a cluster or print.
+Takes the validated spec, the backend registry and a `Target`; for each model (but those whose
+registry reference is not resolved) calls its backend's `compile`, then runs the shared finishing
+pass once over everything, and returns a sorted `DesiredSet`. Raises `CompileError` (positioned at
+the models involved) when two models would produce the same object. Pure: must not read files, talk
+to a cluster or print.
 
 The finishing pass, the same for every backend:
 - namespace on every object;
@@ -63,6 +64,8 @@ def compile_spec(validated: ValidatedSpec, registry: Registry, target: Target | 
     owners: dict[ObjectKey, ModelIR] = {}
     problems: list[Diagnostic] = []
     for model in ir.models:
+        if model.unresolved:
+            continue  # its artifacts come from a registry nobody asked (validate, diff): nothing to compile
         backend = registry.get(model.backend)
         for raw in backend.compile(model, target):
             obj = finish(model, backend, raw, target, set_id)

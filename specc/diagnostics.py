@@ -9,6 +9,7 @@ Codes are stage-coded, as in sqlfluff: the letter says which stage found the pro
     L  load       (reading and parsing the file)
     S  schema     (the structure of the document)
     R  rules      (meaning: cross-field rules beyond the schema)
+    G  registry   (resolving registry references: plan, apply, render)
     B  backend    (a backend cannot express what the spec asks for)
     K  cluster    (the API server refused or failed)
     P  plan       (a saved plan, a plan that cannot be made)

@@ -61,11 +61,34 @@ class ProvenanceIR:
 
 
 @dataclass(frozen=True)
+class RegistryRefIR:
+    """A registry entry to resolve when planning: `alias` or `version` of `model` in `provider`.
+    `path` is where the `registry` mapping is in the spec (diagnostics point there)."""
+
+    provider: str
+    model: str
+    alias: str | None = None
+    version: str | None = None
+    tracking_uri: str | None = None
+    path: Path = ()
+
+    @property
+    def selector(self) -> str:
+        """How the spec names the version: `fraud@champion` or `fraud/3`."""
+        return f"{self.model}@{self.alias}" if self.alias is not None else f"{self.model}/{self.version}"
+
+
+@dataclass(frozen=True)
 class CanaryIR:
     traffic: int
     storage: StorageRef | None = None
     image: str | None = None
+    registry: RegistryRefIR | None = None  # until resolved, `storage` is None
     provenance: ProvenanceIR | None = None  # the canary's own; never the stable model's
+
+    @property
+    def unresolved_registry(self) -> bool:
+        return self.registry is not None and self.storage is None
 
 
 @dataclass(frozen=True)
@@ -114,6 +137,13 @@ class ModelIR:
     options: Any = field(compare=True)  # the backend's validated options (its `Options` model)
     path: Path = ()  # where the model is in the spec, e.g. ("models", 2)
     inference_log: InferenceLogIR | None = None
+    registry: RegistryRefIR | None = None  # artifacts from a registry: `storage` is None until resolved
+
+    @property
+    def unresolved(self) -> bool:
+        """True while a registry reference (the model's or its canary's) has not been resolved."""
+        return (self.registry is not None and self.storage is None) or (
+            self.canary is not None and self.canary.registry is not None and self.canary.storage is None)
 
     def track_provenance(self, track: str | None) -> ProvenanceIR | None:
         """The provenance of what a track serves: the canary's own for `canary` (None when it has

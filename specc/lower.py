@@ -24,13 +24,23 @@ from specc.ir import (
     IngressIR,
     ModelIR,
     ProvenanceIR,
+    RegistryRefIR,
     ResourcesIR,
     SecretEnvIR,
     ServingIR,
     StorageRef,
 )
 from specc.quantity import canonical_quantity
-from specc.spec import DEFAULT_BACKEND, PROVENANCE_FIELDS, Defaults, InferenceLog, Model, Provenance, ServingSpec
+from specc.spec import (
+    DEFAULT_BACKEND,
+    PROVENANCE_FIELDS,
+    Defaults,
+    InferenceLog,
+    Model,
+    Provenance,
+    RegistryRef,
+    ServingSpec,
+)
 
 AZURE_BLOB_SUFFIX = ".blob.core.windows.net"
 
@@ -43,6 +53,12 @@ def storage_ref(uri: str) -> StorageRef:
     if scheme == "https" and (parts.hostname or "").endswith(AZURE_BLOB_SUFFIX):
         scheme = "azure"
     return StorageRef(uri=uri, scheme=scheme)
+
+
+def registry_ref(ref: RegistryRef | None, path: Path) -> RegistryRefIR | None:
+    if ref is None:
+        return None
+    return RegistryRefIR(ref.provider, ref.model, ref.alias, ref.version, ref.tracking_uri, path)
 
 
 def model_backend(spec: ServingSpec, model: Model) -> str:
@@ -107,6 +123,7 @@ def lower_model(spec: ServingSpec, model: Model, index: int, options: Any) -> Mo
             traffic=canary.traffic,
             storage=storage_ref(canary.storage_uri) if canary.storage_uri else None,
             image=canary.image,
+            registry=registry_ref(canary.registry, (*path, "canary", "registry")),
             provenance=provenance_ir(canary.provenance),
         ) if canary else None,
         ingress=IngressIR(model.ingress.host, model.ingress.path) if model.ingress else None,
@@ -114,6 +131,7 @@ def lower_model(spec: ServingSpec, model: Model, index: int, options: Any) -> Mo
         provenance=provenance_ir(model.provenance),
         options=options,
         path=path,
+        registry=registry_ref(model.registry, (*path, "registry")),
         inference_log=inference_log(defaults.inference_log, model.inference_log),
     )
 

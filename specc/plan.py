@@ -14,6 +14,7 @@ The JSON form (`Plan.to_json`) is a versioned, documented format for bots (see R
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -37,11 +38,13 @@ from specc.objects import (
     BACKEND_ANNOTATION,
     INFERENCE_LOG_ANNOTATION,
     MODEL_LABEL,
+    PROVENANCE_PREFIX,
     DesiredSet,
     Manifest,
     ObjectKey,
     stage_of,
 )
+from specc.resolution import Resolution
 
 PLAN_FORMAT_VERSION = "1"
 FIELD_MANAGER = "specc"
@@ -134,6 +137,7 @@ class Plan:
     spec_file: str | None = None
     spec_sha256: str | None = None
     cluster_uid: str | None = None  # the target cluster's kube-system UID, when it could be read
+    resolutions: tuple[Resolution, ...] = ()  # registry references, as resolved for this plan
 
     @property
     def summary(self) -> dict[str, int]:
@@ -159,7 +163,8 @@ class Plan:
         """The plan with every field value hidden, for output posted publicly (`--mask-all`); the
         objects to apply are kept."""
         return replace(self, changes=tuple(replace(c, fields=tuple(f.masked() for f in c.fields))
-                                           for c in self.changes))
+                                           for c in self.changes),
+                       resolutions=tuple(r.masked() for r in self.resolutions))
 
     def to_json(self, *, include_desired: bool = False) -> dict[str, Any]:
         """The plan as data (format `PLAN_FORMAT_VERSION`); secrets masked unless writing the
@@ -213,6 +218,8 @@ class Plan:
         }
         if self.cluster_uid is not None:  # a saved plan applies only to this cluster (specc.guard)
             document["cluster"] = {"uid": self.cluster_uid}
+        if self.resolutions:  # only for specs with registry references: other plans keep their shape
+            document["registry"] = [r.to_json() for r in self.resolutions]
         return document
 
     @classmethod
@@ -245,6 +252,7 @@ class Plan:
                 desired=desired, desired_group_kinds=frozenset(data["applyset"]["groupKinds"]),
                 spec_file=spec.get("file"), spec_sha256=spec.get("sha256"),
                 cluster_uid=_cluster_uid(data.get("cluster")),
+                resolutions=tuple(Resolution.from_json(r) for r in data.get("registry") or ()),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PlanError.single("P602", f"saved plan is malformed: {type(exc).__name__}: {exc}") from None
@@ -309,7 +317,8 @@ def _comparable(body: Manifest) -> Manifest:
 def make_plan(desired: DesiredSet, state: LiveState, *, applyset_id: str, target: str,
               replace_paths: Mapping[ObjectKey, Sequence[Path]] | None = None,
               allow_empty: bool = False, warnings: Iterable[Diagnostic] = (),
-              spec_file: str | None = None, spec_data: Any = None, details: bool = True) -> Plan:
+              spec_file: str | None = None, spec_data: Any = None, details: bool = True,
+              resolutions: Sequence[Resolution] = ()) -> Plan:
     """Compare desired and live; every live member of the set that is not desired is deleted.
     Without `details` the actions are decided but field diffs of creates and unpreviewed updates
     are left out (a quick look that only asks "is there anything to do?")."""
@@ -367,7 +376,27 @@ def make_plan(desired: DesiredSet, state: LiveState, *, applyset_id: str, target
         desired_group_kinds=frozenset(o.key.group_kind for o in desired),
         warnings=tuple(warnings), spec_file=spec_file,
         spec_sha256=spec_digest(spec_data) if spec_data is not None else None,
+        resolutions=tuple(served_before(r, state.objects) for r in resolutions),
     )
+
+
+def served_before(resolution: Resolution, live: Mapping[ObjectKey, Manifest]) -> Resolution:
+    """`resolution` with the version and run id the model's live objects carry (their provenance
+    annotations), so a plan can say that an alias moved: `fraud: champion 3 -> 4, run 9f1c2a -> 77b0e1`.
+    A canary's objects carry the model's provenance, so only the model's own reference is compared."""
+    if resolution.role != "model":
+        return resolution
+    for _, obj in sorted(live.items()):
+        meta = obj.get("metadata") or {}
+        if (meta.get("labels") or {}).get(MODEL_LABEL) != resolution.model or meta.get("deletionTimestamp"):
+            continue
+        annotations = meta.get("annotations") or {}
+        version = annotations.get(PROVENANCE_PREFIX + "version")
+        if version is None:
+            continue
+        return dataclasses.replace(resolution, previous_version=str(version),
+                                   previous_run_id=annotations.get(PROVENANCE_PREFIX + "run-id"))
+    return resolution
 
 
 def _terminating(live: Manifest) -> bool:

@@ -10,7 +10,8 @@ Takes two validated specs (their models and what they compile to); returns a `Sp
   are exactly those of `specc plan`;
 - the warnings a reviewer must not miss (W801-W807, W810 inference logging turned off, see `_warnings`;
   W808 the namespace moves; W809 a migration to a backend that reads the artifact in another layout,
-  `layout_warning`, which `specc plan` reports too, as it does W810).
+  `layout_warning`, which `specc plan` reports too, as it does W810; W811 a changed model's objects
+  depend on a registry and are not compared).
 
 A model is "renamed" when a removed and an added model have the same settings, or failing that the
 same format and artifact (storageUri or image) and no other candidate on either side; its fields
@@ -31,7 +32,7 @@ from specc import applyset
 from specc.credentials import sensitive_name
 from specc.diagnostics import Diagnostic, Path, Severity
 from specc.fielddiff import ABSENT, FieldChange, field_changes
-from specc.ir import ModelIR, ProvenanceIR
+from specc.ir import ModelIR, ProvenanceIR, RegistryRefIR
 from specc.objects import DesiredSet, ObjectKey
 from specc.plan import LOGGING_OFF_HINT, Action, Change, LiveState, Plan, make_plan
 
@@ -122,8 +123,10 @@ def model_settings(model: ModelIR) -> dict[str, Any]:
         "env": dict(model.env) or None,
         "secretEnv": {s.name: {"secret": s.secret, "key": s.key} for s in model.secret_env} or None,
         "serviceAccount": model.service_account,
+        "registry": _registry(model.registry),
         "canary": {"traffic": canary.traffic, "storageUri": canary.storage.uri if canary.storage else None,
-                   "image": canary.image, "provenance": _provenance(canary.provenance)} if canary else None,
+                   "image": canary.image, "registry": _registry(canary.registry),
+                   "provenance": _provenance(canary.provenance)} if canary else None,
         "ingress": dataclasses.asdict(model.ingress) if model.ingress else None,
         "monitoring": {"metrics": model.metrics},
         "provenance": _provenance(model.provenance),
@@ -133,6 +136,15 @@ def model_settings(model: ModelIR) -> dict[str, Any]:
     }
     cleaned: dict[str, Any] = _drop_none(data)
     return cleaned
+
+
+def _registry(ref: RegistryRefIR | None) -> dict[str, Any] | None:
+    """A registry reference as written: `specc diff` is offline, so it shows the reference that
+    changes (alias champion -> challenger), not what the registry resolves it to."""
+    if ref is None:
+        return None
+    return {"provider": ref.provider, "model": ref.model, "alias": ref.alias, "version": ref.version,
+            "trackingUri": ref.tracking_uri}
 
 
 def _provenance(provenance: ProvenanceIR | None) -> dict[str, Any] | None:
@@ -163,8 +175,9 @@ def settings_changes(before: Any, after: Any) -> tuple[FieldChange, ...]:
                  for c in field_changes(before, after))
 
 
-def _source(model: ModelIR) -> tuple[str, str | None, str | None]:
-    return model.format, model.storage.uri if model.storage else None, model.image
+def _source(model: ModelIR) -> tuple[str, str | None, str | None, str | None]:
+    return (model.format, model.storage.uri if model.storage else None, model.image,
+            model.registry.selector if model.registry else None)
 
 
 def _renames(old: Mapping[str, ModelIR], new: Mapping[str, ModelIR]) -> dict[str, str]:
@@ -253,8 +266,12 @@ def diff_specs(old_name: str, old_models: tuple[ModelIR, ...], old_desired: Desi
             diff = ModelDiff(name, "changed" if fields else "unchanged", before.backend, after.backend,
                              fields, canary=_canary_move(before, after))
         pairs.append((diff, before, after))
-    # The old spec's objects play the part of the live state: a directory-target style plan.
-    state = LiveState({o.key: o.body for o in old_desired}, server_side=False)
+    # The old spec's objects play the part of the live state: a directory-target style plan. A model
+    # whose artifacts come from a registry has no objects offline (they are resolved when planning):
+    # its old objects are left out too, rather than shown as deleted.
+    unresolved = {m.name for m in (*old_models, *new_models) if m.unresolved}
+    unresolved |= {old_name_ for new_name_, old_name_ in renamed.items() if new_name_ in unresolved}
+    state = LiveState({o.key: o.body for o in old_desired if o.model not in unresolved}, server_side=False)
     plan = make_plan(new_desired, state, applyset_id=applyset.spec_applyset_id(new_desired.spec_name,
                                                                                  new_desired.namespace),
                      target=f"{old_name} -> {new_name}", replace_paths=replace_paths, allow_empty=True)
@@ -262,6 +279,12 @@ def diff_specs(old_name: str, old_models: tuple[ModelIR, ...], old_desired: Desi
         {"metadata": {"name": old_desired.spec_name, "namespace": old_desired.namespace}},
         {"metadata": {"name": new_desired.spec_name, "namespace": new_desired.namespace}}))
     warnings = _warnings(pairs, plan, layout_of)
+    for name in sorted(d.name for d, _, after in pairs if after is not None and after.unresolved
+                       and d.status != "unchanged"):
+        warnings.append(Diagnostic(
+            "W811", f"model {name} takes its artifacts from a model registry: its objects are resolved when "
+            "planning, so this review shows its spec changes only", severity=Severity.WARNING,
+            hint="run specc plan to see the version the registry resolves to now"))
     if old_desired.namespace != new_desired.namespace:
         warnings.insert(0, Diagnostic(
             "W808", f"every object moves from namespace {old_desired.namespace} to {new_desired.namespace}: "

@@ -19,7 +19,7 @@ from specc.diagnostics import Path, Severity, did_you_mean
 from specc.ir import ModelIR, StorageRef
 from specc.lower import origin
 from specc.quantity import quantity_range_problem
-from specc.spec import DNS1123_LABEL, IMAGE_FORMATS, ServingSpec
+from specc.spec import DNS1123_LABEL, IMAGE_FORMATS, RegistryRef, ServingSpec
 
 # Schemes that some backend can fetch (which backend fetches which is each backend's own check).
 # Azure Blob Storage is `https://<account>.blob.core.windows.net/...`, classified as `azure` by `lower`.
@@ -110,12 +110,27 @@ def _model_rules(spec: ServingSpec, index: int, model: ModelIR) -> Iterator[Find
                       "remove it: an engine serves model artifacts on its own ports")
     if model.storage is not None:
         yield from _storage_rules(model.storage, ("models", index, "storageUri"))
+    written_model = spec.models[index]
+    if written_model.registry is not None:
+        yield from _registry_rules(written_model.registry, ("models", index, "registry"))
+        if written_model.provenance is not None:
+            yield Finding("R321", ("models", index, "provenance"),
+                          "'provenance' is filled in from the registry for a model with 'registry'",
+                          "remove it: specc records the resolved version, run id and registry URI itself")
+    if written_model.canary is not None and written_model.canary.registry is not None:
+        yield from _registry_rules(written_model.canary.registry, ("models", index, "canary", "registry"))
+        if written_model.canary.provenance is not None:
+            yield Finding("R321", ("models", index, "canary", "provenance"),
+                          "the canary's 'provenance' is filled in from the registry for a canary with 'registry'",
+                          "remove it: specc records the resolved version, run id and registry URI itself")
     if model.canary is not None:
         canary_path: Path = ("models", index, "canary")
         if model.canary.storage is not None:
             yield from _storage_rules(model.canary.storage, (*canary_path, "storageUri"))
         if (model.canary.image is None) != (model.image is None):
             own, other = ("image", "storageUri") if model.image is not None else ("storageUri", "image")
+            if model.canary.registry is not None:
+                other = "registry"  # point at what the canary does name
             yield Finding("R308", (*canary_path, other),
                           f"the model uses '{own}', so its canary must use '{own}' too",
                           "a canary is a new version of the same kind of model")
@@ -204,6 +219,39 @@ def _secret_env(base: Path, env: dict[str, str] | None, names: list[str]) -> Ite
         if env and name in env:
             yield Finding("R312", (*base, "secretEnv", position, "name"),
                           f"'{name}' is set in both env and secretEnv", "keep one of them")
+
+
+TRACKING_SCHEMES = ("http", "https")
+
+
+def _registry_rules(ref: RegistryRef, path: Path) -> Iterator[Finding]:
+    """What can be said of a registry reference offline: where the registry is. Never echoes the
+    tracking URI, which may hold credentials."""
+    if ref.tracking_uri is None:
+        return
+    at = (*path, "trackingUri")
+    scheme = ref.tracking_uri.split("://", 1)[0]
+    if scheme not in TRACKING_SCHEMES:
+        yield Finding("R320", at, f"specc reaches a registry over HTTP(S); '{scheme}://' is not supported",
+                      "give the tracking server's address, e.g. https://mlflow.example.com")
+        return
+    try:
+        hostname = urlsplit(ref.tracking_uri).hostname
+    except ValueError:
+        yield Finding("R320", at, "the tracking URI is not a valid URI")
+        return
+    why = uri_credential(ref.tracking_uri)
+    if why is not None:
+        yield Finding("R320", at, f"credentials must not be written into the tracking URI: {why}",
+                      "set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, "
+                      "in the environment of specc")
+    if not hostname:
+        yield Finding("R320", at, f"{scheme}:// needs a host", f"write {scheme}://<host>[:<port>]")
+
+
+def storage_findings(storage: StorageRef, path: Path) -> Iterator[Finding]:
+    """The checks every artifact location gets, typed in the spec or resolved from a registry."""
+    return _storage_rules(storage, path)
 
 
 def _storage_rules(storage: StorageRef, path: Path) -> Iterator[Finding]:
@@ -319,6 +367,8 @@ def _image_rules(image: str, path: Path) -> Iterator[Finding]:
 
 
 def _canary_provenance(model: ModelIR, path: Path) -> Iterator[Finding]:
+    if model.canary is not None and model.canary.unresolved_registry:
+        return  # its provenance comes from the registry when planning (checked again then)
     if model.canary is not None and model.provenance is not None and model.canary.provenance is None:
         yield Finding("R316", path, "the canary has no provenance of its own: its objects carry none, so its "
                       "predictions cannot be traced to the registry",

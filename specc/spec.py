@@ -229,21 +229,60 @@ StorageUri = Annotated[str, _str(URI, max_length=2048, description="Where the mo
 Image = Annotated[str, _str(IMAGE, max_length=512, description="A serving image to run instead.")]
 
 
+class RegistryRef(Strict):
+    """A model registry entry that `plan`, `apply` and `render` resolve to artifacts and provenance
+    (like a Terraform data source); `validate` never contacts the registry."""
+
+    provider: Annotated[str, _str(DNS1123_LABEL, max_length=63, description=(
+        "The registry plugin that resolves it: mlflow (built in), or any installed `specc.registries` "
+        "plugin."))]
+    model: Annotated[str, Field(min_length=1, max_length=256, pattern=PRINTABLE,
+                                description="The registered model's name.")]
+    alias: Annotated[str, Field(min_length=1, max_length=255, pattern=PRINTABLE, description=(
+        "Resolve the version this alias points to when planning (e.g. champion)."))] | None = None
+    version: Annotated[str, Field(min_length=1, max_length=64, pattern=PRINTABLE, description=(
+        "Resolve this exact version (a string: quote numbers)."))] | None = None
+    tracking_uri: Annotated[str, _str(URI, max_length=2048, description=(
+        "The registry's address; default $MLFLOW_TRACKING_URI. No credentials: use "
+        "MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD."))] | None = Field(
+        None, alias="trackingUri")
+
+    @model_validator(mode="after")
+    def _one_selector(self) -> RegistryRef:
+        if (self.alias is None) == (self.version is None):
+            raise PydanticCustomError("registry_selector", "a registry reference needs exactly one of "
+                                      "'alias' or 'version'")
+        return self
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["alias"]},
+                                                          {"required": ["version"]}]})
+
+
+# A model, and a canary, take its artifacts from exactly one of these.
+SOURCE_KEYS = ("storageUri", "image", "registry")
+_ONE_SOURCE: dict[str, Any] = {"oneOf": [{"required": [key]} for key in SOURCE_KEYS]}
+
+
+def _count_sources(*values: object) -> int:
+    return sum(value is not None for value in values)
+
+
 class Canary(Strict):
     storage_uri: StorageUri | None = Field(None, alias="storageUri")
     image: Image | None = None
+    registry: RegistryRef | None = None
     traffic: Annotated[int, Field(ge=0, le=100, description="Percent of requests sent to the canary.")]
     provenance: Provenance | None = Field(None, description=(
         "The canary's own registry entry; without one the canary's objects carry no provenance."))
 
     @model_validator(mode="after")
     def _one_source(self) -> Canary:
-        if (self.storage_uri is None) == (self.image is None):
-            raise PydanticCustomError("one_of", "a canary needs exactly one of 'storageUri' or 'image'")
+        if _count_sources(self.storage_uri, self.image, self.registry) != 1:
+            raise PydanticCustomError("one_of", "a canary needs exactly one of 'storageUri', 'image' or "
+                                      "'registry'")
         return self
 
-    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["storageUri"]},
-                                                          {"required": ["image"]}]})
+    model_config = ConfigDict(json_schema_extra=_ONE_SOURCE)
 
 
 class Ingress(Strict):
@@ -315,6 +354,7 @@ class Model(Settings):
     ]
     storage_uri: StorageUri | None = Field(None, alias="storageUri")
     image: Image | None = None
+    registry: RegistryRef | None = None
     port: Annotated[int, Field(ge=1, le=65535, description="The port an image: model serves on.")] | None = (
         None)
     engine: Literal["mlserver", "tfserving", "torchserve", "triton"] | None = None
@@ -325,12 +365,12 @@ class Model(Settings):
 
     @model_validator(mode="after")
     def _one_source(self) -> Model:
-        if (self.storage_uri is None) == (self.image is None):
-            raise PydanticCustomError("one_of", "a model needs exactly one of 'storageUri' or 'image'")
+        if _count_sources(self.storage_uri, self.image, self.registry) != 1:
+            raise PydanticCustomError("one_of", "a model needs exactly one of 'storageUri', 'image' or "
+                                      "'registry'")
         return self
 
-    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["storageUri"]},
-                                                          {"required": ["image"]}]})
+    model_config = ConfigDict(json_schema_extra=_ONE_SOURCE)
 
 
 class ServingSpec(Strict):

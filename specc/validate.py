@@ -63,6 +63,7 @@ from specc.spec import (
     KIND,
     PATTERN_MEANING,
     SINK_URL,
+    SOURCE_KEYS,
     URI,
     Defaults,
     Model,
@@ -123,7 +124,7 @@ def validate(document: SourceDocument, registry: Registry, target: Target | None
             installed = ", ".join(registry.names()) or "none"
             what = "is not installed" if name in BUILTIN_BACKENDS else "is unknown"
             found.add(Diagnostic("B401", f"backend '{name}' {what} (installed: {installed})", path=where,
-                                 span=_span_for(document, where), hint=_backend_hint(name, registry)))
+                                 span=span_for(document, where), hint=_backend_hint(name, registry)))
             continue
         backend = registry.backends[name]
         try:
@@ -145,7 +146,7 @@ def validate(document: SourceDocument, registry: Registry, target: Target | None
     refused: set[int] = set()  # models with rule errors: their backend would only repeat them
     for finding in check_spec(spec, models, index_map):
         path = real(finding.path)
-        found.add(Diagnostic(finding.code, finding.message, path=path, span=_span_for(document, path),
+        found.add(Diagnostic(finding.code, finding.message, path=path, span=span_for(document, path),
                              hint=finding.hint, severity=finding.severity))
         if finding.severity is Severity.ERROR and finding.model is not None:
             refused.add(finding.model)
@@ -164,7 +165,7 @@ def validate(document: SourceDocument, registry: Registry, target: Target | None
         for problem in backend.check(lowered, target):
             path = real(origin(spec, i, problem.path))
             found.add(Diagnostic("B410", f"{backend.name}: {problem.message}", path=path,
-                                 span=_span_for(document, path), hint=problem.hint,
+                                 span=span_for(document, path), hint=problem.hint,
                                  severity=problem.severity))
     found.extend(registry.warnings)
     found.raise_if_errors()
@@ -197,9 +198,10 @@ def _unused_options(document: SourceDocument, spec: ServingSpec, registry: Regis
     return found
 
 
-# Checked with their own, more specific rules (URIs: R304 naming what was found; env values: R313).
+# Checked with their own, more specific rules (URIs: R304 naming what was found; tracking URIs: R320,
+# naming the environment variables that carry registry credentials; env values: R313).
 _URI_FIELDS = (("storageUri",), ("canary", "storageUri"), ("provenance", "uri"), ("canary", "provenance", "uri"),
-               ("inferenceLog", "url"))
+               ("inferenceLog", "url"), ("registry", "trackingUri"), ("canary", "registry", "trackingUri"))
 _UNPRINTABLE = re.compile(ENV_VALUE.replace("^[^", "[", 1).removesuffix("]*$") + "]")
 
 
@@ -340,7 +342,7 @@ def _backend_hint(name: str, registry: Registry) -> str:
     return suggestion or f"installed backends: {', '.join(registry.names()) or 'none'}; see `specc backends`"
 
 
-def _span_for(document: SourceDocument, path: Path) -> Span:
+def span_for(document: SourceDocument, path: Path) -> Span:
     """A rule's position: a scalar's value, or the key line of a mapping or list it is about."""
     site = document.site(path)
     if site is not None and site.raw is None:
@@ -363,7 +365,8 @@ def structure_diagnostics(document: SourceDocument, errors: list[ErrorDetails],
             misspelt.add((*diagnostic.path[:-1], suggestion))
     return [d for e, d in zip(errors, diagnostics, strict=True)
             if not (e["type"] == "missing" and d.path in misspelt)
-            and not (e["type"] == "one_of" and {(*d.path, "storageUri"), (*d.path, "image")} & misspelt)]
+            and not (e["type"] == "one_of" and {(*d.path, key) for key in SOURCE_KEYS} & misspelt)
+            and not (e["type"] == "registry_selector" and {(*d.path, "alias"), (*d.path, "version")} & misspelt)]
 
 
 _YAML11_BOOLEANS = ("yes", "no", "on", "off", "y", "n")
@@ -499,6 +502,8 @@ def _structure_diagnostic(document: SourceDocument, error: ErrorDetails, registr
                           span=document.span(loc), hint=hint)
     if kind == "one_of":
         return _one_of(document, loc, value)
+    if kind == "registry_selector":
+        return _registry_selector(document, loc, value)
     if kind == "null_value":
         name = loc[-1] if loc else "value"
         return Diagnostic("S203", f"'{name}' is empty (null)", path=loc, span=document.span(loc, key=True),
@@ -529,13 +534,27 @@ def _key_diagnostic(document: SourceDocument, path: Path, error: ErrorDetails,
 def _one_of(document: SourceDocument, loc: Path, value: Any) -> Diagnostic:
     what = "a canary" if loc[-1:] == ("canary",) else "a model"
     span = document.span(loc, key=True)
-    if isinstance(value, dict) and "storageUri" in value and "image" in value:
-        return Diagnostic("S207", f"{what} has both 'storageUri' and 'image'; it needs exactly one", path=loc,
-                          span=span, hint="keep 'storageUri' for model artifacts an engine loads, or 'image' "
-                          "for a serving image")
-    return Diagnostic("S207", f"{what} needs 'storageUri' or 'image'", path=loc, span=span,
+    given = [key for key in SOURCE_KEYS if isinstance(value, dict) and key in value]
+    if len(given) > 1:
+        listed = " and ".join(f"'{key}'" for key in given)
+        return Diagnostic("S207", f"{what} has {'both ' if len(given) == 2 else ''}{listed}; it needs exactly "
+                          "one", path=loc, span=span, hint="keep 'storageUri' for model artifacts an engine "
+                          "loads, 'registry' for a registry entry resolved when planning, or 'image' for a "
+                          "serving image")
+    return Diagnostic("S207", f"{what} needs 'storageUri', 'registry' or 'image'", path=loc, span=span,
                       hint="'storageUri' for model artifacts an engine loads (s3://..., gs://..., "
-                      "pvc://...), 'image' for a serving image")
+                      "pvc://...), 'registry' for a registry entry ({provider: mlflow, model: NAME, "
+                      "alias: champion}), 'image' for a serving image")
+
+
+def _registry_selector(document: SourceDocument, loc: Path, value: Any) -> Diagnostic:
+    span = document.span(loc, key=True)
+    if isinstance(value, dict) and "alias" in value and "version" in value:
+        return Diagnostic("S207", "a registry reference has both 'alias' and 'version'; it needs exactly one",
+                          path=loc, span=span, hint="an alias (champion) follows the registry; a version "
+                          "(\"3\") pins one")
+    return Diagnostic("S207", "a registry reference needs 'alias' or 'version'", path=loc, span=span,
+                      hint="e.g. alias: champion, or version: \"3\"")
 
 
 def _yes_no(value: str) -> str:

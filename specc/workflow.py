@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from specc import applyset, guard
 from specc.apply import ApplyOptions, ApplyResult, Progress, apply_plan
@@ -26,6 +27,9 @@ from specc.registry import Registry, load_registry
 from specc.review import layout_warning
 from specc.source import SourceDocument
 from specc.targets import NAMESPACE, ClusterRead, ClusterTarget, DirectoryTarget
+
+if TYPE_CHECKING:
+    from specc.resolve import ResolveOptions
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,8 @@ def _replace_paths(compiled: Compiled, registry: Registry) -> dict:  # type: ign
 def plan_cluster(document: SourceDocument, cluster: Cluster, *, namespace: str | None = None,
                  registry: Registry | None = None, force_conflicts: bool = False,
                  destroy: bool = False, preview: bool = True, preview_creates: bool = True,
-                 compiled: Compiled | None = None, writing: bool = False) -> ClusterPlan:
+                 compiled: Compiled | None = None, writing: bool = False,
+                 resolve: ResolveOptions | None = None) -> ClusterPlan:
     """Plan against a cluster: compile for the server's version, check the spec's cluster pin, read
     the set's live objects, diff. Without `preview`, changed objects are not dry-run: the plan knows
     what changes, not how the server would store it; `preview_creates=False` skips only the dry-run
@@ -82,7 +87,8 @@ def plan_cluster(document: SourceDocument, cluster: Cluster, *, namespace: str |
     registry = registry or load_registry()
     if compiled is None:
         version = cluster.version()
-        compiled = compile_document(document, kube_version=version, namespace=namespace, registry=registry)
+        compiled = compile_document(document, kube_version=version, namespace=namespace, registry=registry,
+                                    resolve=resolve)
     cluster_uid, pin_warnings = guard.check_pin(cluster, _pin(compiled), writing=writing)
     desired = _empty(compiled.desired) if destroy else compiled.desired
     target = ClusterTarget(cluster, compiled.desired.namespace)
@@ -94,6 +100,7 @@ def plan_cluster(document: SourceDocument, cluster: Cluster, *, namespace: str |
         warnings=[*compiled.warnings, *pin_warnings, *read.warnings,
                   *logging_off_warnings(desired, read.state.objects)],
         spec_file=document.name, spec_data=document.data, details=preview,
+        resolutions=() if destroy else compiled.resolutions,
     )
     plan = dataclasses.replace(plan, cluster_uid=cluster_uid)
     return ClusterPlan(_layout_warnings(plan, compiled, registry), read, target, compiled)
@@ -105,11 +112,13 @@ def _pin(compiled: Compiled) -> str | None:
 
 
 def first_look(document: SourceDocument, cluster: Cluster, *, namespace: str | None, registry: Registry,
-               destroy: bool, command: str, create_namespace: bool = False) -> ClusterPlan:
+               destroy: bool, command: str, create_namespace: bool = False,
+               resolve: ResolveOptions | None = None) -> ClusterPlan:
     """The plan an apply or destroy starts from (no previews, no lock), after the wrong-cluster
     guards. When even its reads are forbidden, every permission the apply could need is asked at
     once, so the error names all of them rather than the first read that failed."""
-    compiled = compile_document(document, kube_version=cluster.version(), namespace=namespace, registry=registry)
+    compiled = compile_document(document, kube_version=cluster.version(), namespace=namespace, registry=registry,
+                                resolve=resolve)
     guard.check_context(cluster, pinned=_pin(compiled) is not None, command=command)
     try:
         return plan_cluster(document, cluster, namespace=namespace, registry=registry, destroy=destroy,
@@ -157,9 +166,10 @@ def unlock(document: SourceDocument, cluster: Cluster, *, namespace: str | None,
 
 def plan_directory(document: SourceDocument, root: Path, *, kube_version: tuple[int, int] | None = None,
                    namespace: str | None = None, registry: Registry | None = None,
-                   destroy: bool = False) -> tuple[Plan, DirectoryTarget]:
+                   destroy: bool = False, resolve: ResolveOptions | None = None) -> tuple[Plan, DirectoryTarget]:
     registry = registry or load_registry()
-    compiled = compile_document(document, kube_version=kube_version, namespace=namespace, registry=registry)
+    compiled = compile_document(document, kube_version=kube_version, namespace=namespace, registry=registry,
+                                resolve=resolve)
     desired = _empty(compiled.desired) if destroy else compiled.desired
     target = DirectoryTarget(root)
     state, warnings = target.read(desired)
@@ -168,6 +178,7 @@ def plan_directory(document: SourceDocument, root: Path, *, kube_version: tuple[
         target=target.description, replace_paths=_replace_paths(compiled, registry), allow_empty=destroy,
         warnings=[*compiled.warnings, *warnings, *logging_off_warnings(desired, state.objects)],
         spec_file=document.name, spec_data=document.data,
+        resolutions=() if destroy else compiled.resolutions,
     )
     return _layout_warnings(plan, compiled, registry), target
 
@@ -193,8 +204,38 @@ def desired_from_plan(plan: Plan) -> DesiredSet:
     return DesiredSet(plan.spec_name, plan.namespace, sort_objects(objects))
 
 
-def reread_for_saved_plan(plan: Plan, cluster: Cluster, registry: Registry) -> ClusterPlan:
-    """Read the cluster again for a saved plan and refuse it if anything it read has changed since."""
+def registry_drift(plan: Plan, resolve: ResolveOptions | None = None) -> list[Diagnostic]:
+    """Ask the registries again for every reference a saved plan pinned: a diagnostic for each that
+    now resolves to another version or location (an alias moved, a version was archived or deleted),
+    or that cannot be checked (the registry is down: applying would be a guess)."""
+    if not plan.resolutions:
+        return []
+    from specc.registry_api import RegistryFault
+    from specc.resolve import ResolveOptions, load_providers, lookup
+
+    options = resolve or ResolveOptions()
+    providers = load_providers()
+    stale: list[Diagnostic] = []
+    for pinned in plan.resolutions:
+        what = f"model {pinned.model}" + (" (canary)" if pinned.role == "canary" else "")
+        try:
+            now, _ = lookup(pinned.ref(), providers, options)
+        except RegistryFault as fault:
+            stale.append(Diagnostic("P613", f"{what}: cannot check that {pinned.provider} {pinned.reference} still "
+                                    f"resolves to version {pinned.version}: {fault.message}", hint=fault.hint))
+            continue
+        if (now.version, now.storage_uri, now.run_id) != (pinned.version, pinned.storage_uri, pinned.run_id):
+            moved = f"{pinned.alias} moved" if pinned.alias is not None else "it changed"
+            stale.append(Diagnostic("P613", f"{what}: {pinned.provider} {pinned.reference} now resolves to version "
+                                    f"{now.version} (run {now.run_id or 'none'}), the plan pinned version "
+                                    f"{pinned.version} (run {pinned.run_id or 'none'}): {moved} since the plan"))
+    return stale
+
+
+def reread_for_saved_plan(plan: Plan, cluster: Cluster, registry: Registry,
+                          resolve: ResolveOptions | None = None) -> ClusterPlan:
+    """Read the cluster again for a saved plan and refuse it if anything it read has changed since:
+    the live objects, or what its registry references resolve to."""
     target = ClusterTarget(cluster, plan.namespace)
     if plan.target != target.description:
         raise PlanError.single("P609", f"the saved plan was made for {plan.target}, not {target.description}",
@@ -216,6 +257,7 @@ def reread_for_saved_plan(plan: Plan, cluster: Cluster, registry: Registry) -> C
     for key in read.state.objects:
         if key not in planned:
             stale.append(Diagnostic("P610", f"{key} joined the set since the plan"))
+    stale.extend(registry_drift(plan, resolve))
     if stale:
         raise PlanError([*stale, Diagnostic("P611", "the saved plan is stale: nothing was applied",
                                             hint="run specc plan again")])

@@ -21,6 +21,9 @@ CASES = TESTS / "cases"
 GOLDEN = TESTS / "golden"
 EXAMPLES = ROOT / "examples"
 
+# The real MLflow tracking server and its client, for registry references (tests/ and tests/cluster/).
+pytest_plugins = ("tests.registry_fixtures",)
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", default=False,

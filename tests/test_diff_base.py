@@ -168,3 +168,22 @@ def test_outside_any_git_repository(tmp_path: Path, env: dict[str, str]) -> None
     assert result.returncode == 1 and result.stdout == ""
     assert "not a git repository" in result.stderr
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+
+
+def test_a_registry_alias_change_is_shown_at_the_spec_level_without_a_registry(
+        repo: Path, env: dict[str, str]) -> None:
+    """diff is offline: no tracking URI is set, and the change is the reference itself."""
+    case = CASES / "diff" / "registry-alias-change"
+    (repo / "serving.yaml").write_text((case / "old.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    git(repo, env, "commit", "-q", "-am", "serve fraud from the registry")
+    git(repo, env, "checkout", "-q", "-b", "challenger")
+    (repo / "serving.yaml").write_text((case / "new.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    offline = {k: v for k, v in env.items() if not k.startswith("MLFLOW_")}
+    result = specc(repo, offline, "diff", "serving.yaml", "--base", "feature", "--format", "json",
+                   "--detailed-exitcode")
+    assert result.returncode == 2, result.stderr
+    document = json.loads(result.stdout)
+    fraud = next(m for m in document["models"] if m["name"] == "fraud-detector")
+    assert [(f["path"], f["before"], f["after"]) for f in fraud["fields"]] == [
+        ("registry.alias", "champion", "challenger")]
+    assert [w["code"] for w in document["warnings"]] == ["W811", "W811"]

@@ -7,6 +7,7 @@ Output is deterministic: models, objects and fields are sorted. Must not print.
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -16,6 +17,7 @@ import click
 from specc.diagnostics import printable
 from specc.fielddiff import ABSENT, FieldChange
 from specc.plan import Action, Change, Plan
+from specc.resolution import Resolution
 
 _COLOURS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red", Action.REPLACE: "magenta"}
 _PHRASES = {
@@ -63,6 +65,35 @@ def _style(text: str, action: Action, colour: bool) -> str:
     return click.style(text, fg=_COLOURS.get(action)) if colour and action in _COLOURS else text
 
 
+def moved_line(resolution: Resolution) -> str:
+    """`fraud: champion 3 → 4, run 9f1c2a → 77b0e1`: what an alias move changes for a model."""
+    label = resolution.alias if resolution.alias is not None else "version"
+    line = f"{resolution.model}: {label} {resolution.previous_version} → {resolution.version}"
+    if resolution.previous_run_id != resolution.run_id:
+        line += f", run {resolution.previous_run_id or '(none)'} → {resolution.run_id or '(none)'}"
+    return line
+
+
+def registry_lines(plan: Plan) -> list[str]:
+    """Which artifacts each registry reference resolved to, where they came from, and what moved."""
+    if not plan.resolutions:
+        return []
+    lines = ["Registry references, resolved for this plan (a saved plan pins them):"]
+    for r in plan.resolutions:
+        what = r.model if r.role == "model" else f"{r.model} (canary)"
+        run = f", run {r.run_id}" if r.run_id else ""
+        lines.append(f"  {what}: {r.provider} {r.reference} is version {r.version}{run} ({r.registry_uri})")
+        lines.append(f"      serves {r.storage_uri}")
+        for step in r.mapped:
+            lines.append(f"      because {step}")
+    moved = [moved_line(r) for r in plan.resolutions if r.moved]
+    if moved:
+        lines.append("")
+        lines.append("The registry moved since the live objects were applied:")
+        lines.extend(f"  {line}" for line in moved)
+    return ["", *lines]
+
+
 def plan_text(plan: Plan, *, colour: bool = False, show_fields: bool = True,
               heading: str | None = None) -> str:
     lines: list[str] = []
@@ -70,11 +101,13 @@ def plan_text(plan: Plan, *, colour: bool = False, show_fields: bool = True,
     # the cluster, and must not move the cursor, recolour or reverse the text of a terminal.
     if not plan.has_changes:
         lines.append(printable(heading or f"Target: {plan.target}"))
+        lines.extend(registry_lines(plan))
         lines.append("")
         lines.append("No changes. The live objects match the spec.")
         lines.extend(_warnings(plan))
         return "\n".join(lines) + "\n"
     lines.append(printable(heading or f"Target: {plan.target}"))
+    lines.extend(registry_lines(plan))
     lines.append("")
     lines.append("specc will perform the following actions (+ create, ~ update in place, - delete, "
                  "-/+ replace):")
@@ -134,8 +167,31 @@ def model_table(rows: Iterable[tuple[str, str, dict[str, int]]]) -> list[str]:
     return lines
 
 
+def _code(text: str) -> str:
+    """A value from the spec or the registry inside a Markdown table or list: an HTML code element,
+    escaped, so a `|`, a backtick or a tag in it cannot break the table or inject markup."""
+    return f"<code>{html.escape(printable(text), quote=False).replace('|', '&#124;')}</code>"
+
+
+def registry_markdown(plan: Plan) -> list[str]:
+    if not plan.resolutions:
+        return []
+    lines = ["| model | reference | version | run | serves |", "|---|---|---|---|---|"]
+    for r in plan.resolutions:
+        what = _code(r.model) + (" (canary)" if r.role == "canary" else "")
+        moved = f" (was {_code(r.previous_version or '')})" if r.moved else ""
+        lines.append(f"| {what} | {_code(f'{r.provider} {r.reference}')} | {_code(r.version)}{moved} | "
+                     f"{_code(r.run_id or '')} | {_code(r.storage_uri)} |")
+    moved_lines = [moved_line(r) for r in plan.resolutions if r.moved]
+    if moved_lines:
+        lines.extend(["", "The registry moved since the live objects were applied:", ""])
+        lines.extend(f"- {_code(line)}" for line in moved_lines)
+    return [*lines, ""]
+
+
 def plan_markdown(plan: Plan, *, title: str = "specc plan") -> str:
     lines = [f"### {title}", "", f"Target: `{plan.target}`", ""]
+    lines.extend(registry_markdown(plan))
     if not plan.has_changes:
         lines.append("**No changes.** The live objects match the spec.")
         return "\n".join(lines) + "\n"

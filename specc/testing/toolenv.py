@@ -54,6 +54,12 @@ _MODEL_LIBRARIES = ("scikit-learn==1.9.1", "xgboost==3.2.0", "lightgbm==4.7.0")
 _DEFINED: tuple[EnvironmentSpec, ...] = (
     # One entry per engine or service; `install` with no name installs them all.
     EnvironmentSpec(
+        "mlflow", ("mlflow[auth]==3.17.2",),
+        "The MLflow tracking server and client that the registry tests run for real: `mlflow server` with "
+        "a SQLite store (and its basic-auth app, hence the `auth` extra) and MLflow's own client to "
+        "register models. 3.17.2 is the newest release whose mlflow-skinny is published beside it.",
+    ),
+    EnvironmentSpec(
         "mlserver",
         ("mlserver==1.7.1", "mlserver-sklearn==1.7.1", "mlserver-xgboost==1.7.1", "mlserver-lightgbm==1.7.1",
          "mlserver-mlflow==1.7.1", "mlflow==3.17.2", _MLSERVER_UVLOOP, *_MODEL_LIBRARIES),

@@ -396,3 +396,21 @@ def test_create_namespace_needs_namespace_rights_and_nothing_is_created_without_
         assert f"{need} (cluster-wide)" in named, err
     assert f"create apps/deployments in namespace {absent}" in named
     assert control_plane.request("GET", f"/api/v1/namespaces/{absent}").status == 404
+
+
+def test_destroy_without_delete_is_refused_naming_every_kind_and_the_parent(
+        capsys: pytest.CaptureFixture[str], control_plane: ControlPlane, kubeconfig: Path, namespace: str,
+        cluster: Cluster) -> None:
+    code, out, err = specc(capsys, "apply", str(SPECS / "two-models.yaml"), *admin(kubeconfig, namespace),
+                           "--auto-approve", "--no-wait")
+    assert code == 0, out + err
+    grant(control_plane, namespace, ROLE_FILE, without="delete")
+    code, out, err = specc(capsys, "destroy", str(SPECS / "two-models.yaml"), *restricted(kubeconfig, namespace),
+                           "--auto-approve")
+    assert code == 1, out + err
+    expected = ["delete apps/deployments", "delete core/services", "delete policy/poddisruptionbudgets",
+                "delete autoscaling/horizontalpodautoscalers", "delete core/configmaps",  # the ApplySet parent
+                "delete coordination.k8s.io/leases"]
+    assert sorted(missing(err)) == sorted(f"{need} in namespace {namespace}" for need in expected), err
+    assert names(cluster, DEPLOYMENTS, namespace) == ["forecaster", "recommender"]  # nothing deleted
+    assert cluster.get(CONFIGMAPS, namespace, applyset.parent_name("shop")) is not None

@@ -59,7 +59,13 @@ from specc.backend_api import (
     provenance_annotations,
     track_model,
 )
-from specc.backend_api.workload import BENTO_PORT, BENTO_UID, STORAGE_ENV, track_replicas
+from specc.backend_api.workload import (
+    BENTO_PORT,
+    BENTO_UID,
+    STORAGE_ENV,
+    is_storage_credential,
+    track_replicas,
+)
 from specc_kserve.runtimes import (
     AUTO_SELECTED,
     ENGINE_RUNTIMES,
@@ -146,11 +152,14 @@ class KServeBackend(Backend):
         else:
             yield from self._runtime_problems(model)
             for storage, path in artifact_locations(model):
-                if storage.scheme not in ("pvc", "oci") and model.secret_env:
+                credentials = [e.name for e in model.secret_env if is_storage_credential(e.name)]
+                if storage.scheme not in ("pvc", "oci") and credentials:
                     # KServe builds the initializer's credentials from the service account's Secrets
-                    # (kserve#4400); the predictor's env reaches only the model server.
+                    # (kserve#4400); the predictor's env reaches only the model server. Other secretEnv
+                    # (an API token for the model's own code) is where it belongs.
                     yield Problem(
-                        path, f"secretEnv reaches the model server, not KServe's storage-initializer: "
+                        path, f"secretEnv {', '.join(credentials)} reaches the model server, not KServe's "
+                        "storage-initializer: "
                         f"credentials to download {storage.scheme}:// artifacts must come from a Secret "
                         "attached to the service account",
                         "attach the Secret to serviceAccount, or use a ClusterStorageContainer",

@@ -80,6 +80,17 @@ STORAGE_ENV = frozenset({
     "HF_ENDPOINT", "HF_HUB_ENABLE_HF_TRANSFER", "HF_HUB_DISABLE_TELEMETRY",
     "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
 })
+# Credentials that the storage-initializer's clients read from their own environment (boto3 AWS_*,
+# the Azure SDK AZURE_*/AZ_*, google-auth GOOGLE_*, huggingface_hub HF_*; kserve storage.py @v0.15.0
+# reads them with os.getenv). Given as secretEnv, only these are meant for the download.
+STORAGE_CREDENTIAL_PREFIXES = ("AWS_", "AZURE_", "AZ_", "GOOGLE_", "GCS_", "S3_", "HF_")
+
+
+def is_storage_credential(name: str) -> bool:
+    """Whether an environment variable is one a storage client reads for credentials or settings."""
+    return name in STORAGE_ENV or name.startswith(STORAGE_CREDENTIAL_PREFIXES)
+
+
 STABLE, CANARY = "stable", "canary"
 # KServe's agent in logger mode, the sidecar KServe itself injects next to a model to log its
 # predictions as CloudEvents (kserve/kserve cmd/agent/main.go, pkg/webhook/admission/pod/

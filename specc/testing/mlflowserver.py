@@ -20,7 +20,6 @@ import json
 import os
 import secrets
 import select
-import signal
 import socket
 import subprocess
 import time
@@ -29,6 +28,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from specc.testing.process_group import stop_group
 from specc.testing.toolenv import ToolEnv
 
 STARTUP_TIMEOUT = 120.0  # seconds; measured about 10 s on 2 busy cores
@@ -198,14 +198,7 @@ class MlflowServer:
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=15)
+        stop_group(process)
 
     def __enter__(self) -> MlflowServer:
         return self.start()
@@ -260,13 +253,8 @@ class MlflowClient:
             return
         with contextlib.suppress(OSError):
             if process.stdin is not None:
-                process.stdin.close()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=15)
+                process.stdin.close()  # the client's loop ends at EOF
+        stop_group(process, terminate=False)
         if process.stdout is not None:
             process.stdout.close()
 

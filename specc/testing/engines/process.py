@@ -13,10 +13,8 @@ caller's environment (the process sees what the container would, plus the `base`
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -30,6 +28,7 @@ from pathlib import Path
 from specc.testing import toolenv
 from specc.testing.engines.images import BENTO_PATH, EngineError, ImageFacts, bento_image, mlserver_image
 from specc.testing.engines.rendered import RenderedEngine
+from specc.testing.process_group import stop_group
 
 SECRET_STAND_IN = "specc-test-stand-in"
 LOG_TAIL = 60
@@ -339,17 +338,7 @@ def _wait_until_up(running: RunningEngine, timeout: float) -> None:
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=15)
-    # Workers of the engine (MLServer's inference pool) share the group: make sure none outlive it.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
+    stop_group(process, grace=15)
 
 
 def _tail(text: str) -> str:

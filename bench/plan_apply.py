@@ -84,7 +84,8 @@ def main() -> None:
             plane.create_namespace(theirs)
             text = rendered.read_text().replace("namespace: kubectl-bench", f"namespace: {theirs}")
             (work / f"rendered-{run}.yaml").write_text(text)
-            creates_specc.append(timed([*specc, "apply", str(spec), "-n", ours, "--auto-approve", "--no-wait"], env))
+            creates_specc.append(timed([*specc, "apply", str(spec), "-n", ours, "--context", "admin", "--auto-approve",
+                                        "--no-wait"], env))
             creates_kubectl.append(timed([kubectl, "apply", "--server-side", "-f", str(work / f"rendered-{run}.yaml")],
                                          env))
             plans_specc.append(timed([*specc, "plan", str(spec), "-n", ours, "--detailed-exitcode"], env))
@@ -93,7 +94,7 @@ def main() -> None:
                                        env, ok=(0, 1)))
         with fault_proxy(plane.server) as proxy:
             watched = kubeconfig_via(plane.kubeconfig, proxy.url, work)
-            timed([*specc, "apply", str(spec), "-n", "specc-bench-0", "--auto-approve"],
+            timed([*specc, "apply", str(spec), "-n", "specc-bench-0", "--context", "admin", "--auto-approve"],
                   {**os.environ, "KUBECONFIG": str(watched)})
             writes = sum(1 for method, _, _ in proxy.seen if method != "GET")
             reads = sum(1 for method, _, _ in proxy.seen if method == "GET")

@@ -2,8 +2,9 @@
 
 The only module (with `specc.report`) that prints, and the one place that catches `SpeccError` and
 turns it into an exit code: 0 success, 1 error, 2 changes present (`--detailed-exitcode`), 3 refused
-before any write (lock held, wrong lock id). Heavy modules (the Kubernetes client, plan and apply)
-are imported inside the commands that need them, so `validate` and `render` start fast.
+before any write (lock held, wrong lock id, not certainly the intended cluster). Heavy modules (the
+Kubernetes client, plan and apply) are imported inside the commands that need them, so `validate` and
+`render` start fast.
 """
 
 from __future__ import annotations
@@ -296,7 +297,8 @@ def _only_models(compiled: Any, models: Sequence[str], file: str) -> list[Any]:
 def cluster_options(f: F) -> F:
     f = click.option("--kubeconfig", type=click.Path(dir_okay=False), envvar="KUBECONFIG",
                      help="Kubeconfig file (default: $KUBECONFIG or ~/.kube/config).")(f)
-    f = click.option("--context", help="Kubeconfig context to use.")(f)
+    f = click.option("--context", help="Kubeconfig context to use (apply, destroy and force-unlock require it "
+                     "when the kubeconfig has several).")(f)
     f = click.option("--namespace", "-n", callback=_namespace, help="Override metadata.namespace of the spec.")(f)
     f = click.option("--target", "target_spec", default="cluster", show_default=True, metavar="cluster|dir:PATH",
                      help="Where the objects live: the cluster, or a GitOps directory (one file per object).")(f)
@@ -566,8 +568,11 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
     from specc.workflow import (
         apply_cluster,
         apply_directory,
+        check_saved_plan,
+        first_look,
         plan_cluster,
         plan_directory,
+        preflight_apply,
         require_namespace,
         reread_for_saved_plan,
         run_locked,
@@ -623,6 +628,7 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
     progress = Progress(colour)
     lock_name = "destroy" if destroy else "apply"
     if saved is not None:
+        check_saved_plan(saved, cluster)  # the right cluster, and the rights, before anything else
         # --create-namespace is refused with a saved plan above: the hint says what to do instead.
         require_namespace(cluster, saved.namespace, create=False,
                           hint="create it first, or apply the spec file (not the saved plan) with --create-namespace")
@@ -639,12 +645,13 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
     document = read_spec(file)
     # A first look without the lock and without previews: an apply with nothing to do writes nothing,
     # not even the lock.
-    first = plan_cluster(document, cluster, namespace=namespace, registry=registry, destroy=destroy, preview=False,
-                         resolve=None if destroy else resolve)
+    first = first_look(document, cluster, namespace=namespace, registry=registry, destroy=destroy,
+                       command=lock_name, create_namespace=create_namespace, resolve=None if destroy else resolve)
     if not first.plan.has_changes and (first.read.parent is not None or destroy):
         click.echo(shown(first.plan), nl=False)
         click.echo("Apply complete: nothing to do.")
         return
+    preflight_apply(first, create_namespace=create_namespace, destroy=destroy)  # before the first write
     if not destroy and require_namespace(cluster, first.plan.namespace, create=create_namespace,
                                          exists=first.read.namespace_exists):
         click.echo(f"Created namespace {first.plan.namespace}.", err=True)
@@ -653,7 +660,7 @@ def _run_apply(file: str, kubeconfig: str | None, context: str | None, namespace
         # Planned again under the lock: no other specc run can change the set between plan and apply.
         planned = plan_cluster(document, cluster, namespace=namespace, registry=registry,
                                force_conflicts=force_conflicts, destroy=destroy, preview_creates=False,
-                               compiled=first.compiled)
+                               compiled=first.compiled, writing=True)
         click.echo(shown(planned.plan), nl=False)
         if not planned.plan.has_changes and planned.read.parent is not None:
             click.echo("Apply complete: nothing to do.")
@@ -673,15 +680,6 @@ def _done(result: Any) -> str:
     return f"Apply complete: {len(result.applied)} applied, {len(result.deleted)} deleted{ready}."
 
 
-def _identity(saved: Any, document: Any, namespace: str | None) -> tuple[str, str]:
-    if saved is not None:
-        return saved.spec_name, saved.namespace
-    from specc.pipeline import compile_document
-
-    compiled = compile_document(document, namespace=namespace)
-    return compiled.desired.spec_name, compiled.desired.namespace
-
-
 @cli.command("force-unlock")
 @click.argument("file", type=click.Path(allow_dash=True))
 @click.argument("lock_id")
@@ -689,15 +687,14 @@ def _identity(saved: Any, document: Any, namespace: str | None) -> tuple[str, st
 def force_unlock(file: str, lock_id: str, kubeconfig: str | None, context: str | None, namespace: str | None,
                  target_spec: str, request_timeout: float) -> None:
     """Remove the apply lock of a spec whose holder is gone; LOCK_ID must name that holder."""
-    from specc import lock as locking
     from specc.source import read_spec
+    from specc.workflow import unlock
 
     if _directory(target_spec) is not None:
         _refuse("--target dir:", "has no lock: only applies to a cluster take one (nothing was removed)")
     _check_target_options(None)
     cluster = _connection(kubeconfig, context, namespace, request_timeout).connect()
-    name, spec_namespace = _identity(None, read_spec(file), namespace)
-    info = locking.force_unlock(cluster, spec_namespace, name, lock_id)
+    info, spec_namespace, name = unlock(read_spec(file), cluster, namespace=namespace, lock_id=lock_id)
     click.echo(printable(f"Removed the lock held by {info.holder} on {spec_namespace}/{name}."))
 
 

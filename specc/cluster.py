@@ -17,7 +17,9 @@ What this module guarantees, for every call:
 - no token, certificate or Secret value ever appears in a message: messages are built from the
   server's `Status` only, and anything shaped like a credential is redacted.
 
-It must not decide anything about plans or ownership; it does what it is asked.
+It also answers who it is talking to (`cluster_uid`: the kube-system namespace's UID) and what the
+user may do (`allowed`: SelfSubjectAccessReviews). It must not decide anything about plans,
+ownership or whether to refuse; it does what it is asked (`specc.guard` decides).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -82,6 +85,20 @@ class Resource:
         return f"{self.collection(namespace)}/{quote(name)}"
 
 
+@dataclass(frozen=True, order=True)
+class Access:
+    """One permission: `verb` on `group`/`resource` in `namespace` ("" for cluster-scoped)."""
+
+    verb: str
+    group: str
+    resource: str
+    namespace: str = ""
+
+    def __str__(self) -> str:
+        where = f" in namespace {self.namespace}" if self.namespace else " (cluster-wide)"
+        return f"{self.verb} {self.group or 'core'}/{self.resource}{where}"
+
+
 @dataclass
 class RetryPolicy:
     attempts: int = 6
@@ -118,9 +135,14 @@ class Cluster:
     """A connection to one API server. Thread-safe: apply runs writes of a stage concurrently."""
 
     def __init__(self, *, server: str, context: str, api_client: Any,
-                 policy: RetryPolicy | None = None, secrets: tuple[str, ...] = ()) -> None:
+                 policy: RetryPolicy | None = None, secrets: tuple[str, ...] = (),
+                 contexts: int = 1, context_given: bool = False) -> None:
         self.server = server
         self.context = context
+        # How many contexts the kubeconfig offered and whether --context chose one: with several and
+        # none chosen, the current-context decided, which `specc.guard` refuses for writes.
+        self.contexts = contexts
+        self.context_given = context_given
         self.policy = policy or RetryPolicy()
         self.stats = CallStats()
         self._api = api_client
@@ -147,7 +169,7 @@ class Cluster:
             except ConfigException:
                 raise _error("K510", f"no kubeconfig: {DEFAULT_KUBECONFIG} does not exist and specc is not "
                              "running in a cluster", hint="pass --kubeconfig FILE or set KUBECONFIG") from None
-            return cls._make(configuration, "in-cluster", policy)
+            return cls._make(configuration, "in-cluster", policy, 1, False)
         if not files:
             raise _error("K510", f"no kubeconfig to find context '{context}' in: {DEFAULT_KUBECONFIG} does not "
                          "exist", hint="pass --kubeconfig FILE or set KUBECONFIG")
@@ -157,12 +179,14 @@ class Cluster:
             except (ConfigException, FileNotFoundError, OSError):
                 if kubeconfig is None and context is None:
                     config.load_incluster_config(client_configuration=configuration)
-                    return cls._make(configuration, "in-cluster", policy)
+                    return cls._make(configuration, "in-cluster", policy, 1, False)
                 raise
-            chosen = next((c for c in contexts if c["name"] == context), None) if context else active
+            wanted = context or _current_context(files)
+            chosen = next((c for c in contexts if c["name"] == wanted), None) if wanted else active
             if chosen is None:
                 names = ", ".join(sorted(c["name"] for c in contexts)) or "none"
-                raise _error("K510", f"context '{context}' is not in the kubeconfig (contexts: {names})")
+                what = f"context '{wanted}' is not in the kubeconfig" if wanted else "no current-context is set"
+                raise _error("K510", f"{what} (contexts: {names})")
             config.load_kube_config(config_file=kubeconfig, context=chosen["name"],
                                     client_configuration=configuration, persist_config=False)
         except ClusterError:
@@ -171,10 +195,11 @@ class Cluster:
             detail = " ".join(str(exc).replace("\\n", "\n").split())  # one line, no literal "\n"
             raise _error("K510", f"cannot load kubeconfig {', '.join(files)}: {redact(detail)}",
                          hint="check KUBECONFIG / --kubeconfig and --context") from None
-        return cls._make(configuration, chosen["name"], policy)
+        return cls._make(configuration, chosen["name"], policy, len(contexts), context is not None)
 
     @classmethod
-    def _make(cls, configuration: Any, context: str, policy: RetryPolicy | None) -> Cluster:
+    def _make(cls, configuration: Any, context: str, policy: RetryPolicy | None, contexts: int,
+              context_given: bool) -> Cluster:
         from kubernetes import client
 
         configuration.retries = False  # retries are ours, with backoff and Retry-After
@@ -190,7 +215,7 @@ class Cluster:
         api_client = client.ApiClient(configuration)
         secrets = tuple(v.split(" ", 1)[-1] for v in (configuration.api_key or {}).values() if isinstance(v, str))
         return cls(server=configuration.host, context=context, api_client=api_client, policy=policy,
-                   secrets=secrets)
+                   secrets=secrets, contexts=contexts, context_given=context_given)
 
     def close(self) -> None:
         pool = getattr(getattr(self._api, "rest_client", None), "pool_manager", None)
@@ -389,6 +414,39 @@ class Cluster:
             raise
         return dict(obj) if isinstance(obj, dict) else None
 
+    # -- who we are talking to, and what we may do ------------------------------------------------------
+
+    def cluster_uid(self) -> str | None:
+        """The UID of the `kube-system` namespace, the de-facto cluster identity (kubernetes#77487);
+        None when this user may not read it (403) or it does not exist."""
+        try:
+            namespace = self.send(Request("GET", "/api/v1/namespaces/kube-system",
+                                          what="read namespace kube-system (the cluster's identity)"))
+        except ClusterError as error:
+            if error.diagnostics and error.diagnostics[0].code in ("K503", "K504"):
+                return None
+            raise
+        uid = ((namespace or {}).get("metadata") or {}).get("uid") if isinstance(namespace, dict) else None
+        return str(uid) if uid else None
+
+    def allowed(self, checks: Sequence[Access], *, concurrency: int = 8) -> tuple[bool, ...]:
+        """Ask a SelfSubjectAccessReview for each check, `concurrency` at a time; one answer per check."""
+        def ask(check: Access) -> bool:
+            attributes = {"verb": check.verb, "group": check.group, "resource": check.resource}
+            if check.namespace:
+                attributes["namespace"] = check.namespace
+            review = self.send(Request(
+                "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                body={"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                      "spec": {"resourceAttributes": attributes}},
+                what=f"ask whether this user may {check}"))
+            return bool(((review or {}).get("status") or {}).get("allowed")) if isinstance(review, dict) else False
+
+        if not checks:
+            return ()
+        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(checks)))) as pool:
+            return tuple(pool.map(ask, checks))
+
     # -- writing -------------------------------------------------------------------------------------
 
     def apply(self, resource: Resource, obj: Mapping[str, Any], *, dry_run: bool = False,
@@ -507,6 +565,24 @@ def check_kubeconfig(kubeconfig: str | None) -> list[str]:
                     raise _error("K510", f"kubeconfig {path}: every entry of '{key}' needs a name",
                                  hint="check the file against `kubectl config view`")
     return paths
+
+
+def _current_context(paths: list[str]) -> str | None:
+    """The current-context kubectl uses for KUBECONFIG=a:b: the first file that sets one wins
+    (client-go tools/clientcmd/loader.go merges non-map values in reverse order), where the Python
+    client (kubernetes 37, KubeConfigMerger) would take the last one: another cluster than kubectl's."""
+    import os
+
+    import yaml
+
+    from specc.files import read_regular
+
+    for path in paths:  # each already checked by check_kubeconfig: a regular file holding a mapping
+        data = yaml.safe_load(read_regular(os.path.expanduser(path), 16 * 1024 * 1024, code="K510", follow=True))
+        name = data.get("current-context") if isinstance(data, dict) else None
+        if isinstance(name, str) and name:
+            return name
+    return None
 
 
 def _error(code: str, message: str, hint: str | None = None) -> ClusterError:

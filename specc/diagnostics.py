@@ -207,6 +207,14 @@ class LockHeld(SpeccError):  # noqa: N818 - a refusal, not a failure: the name s
     exit_code = 3
 
 
+class WrongCluster(SpeccError):  # noqa: N818 - a refusal, like LockHeld
+    """The target cluster is not certainly the intended one: several kubeconfig contexts and no
+    --context, or a `metadata.cluster.uid` pin (or a saved plan's cluster) that does not match or
+    cannot be read (exit 3, refused before any write)."""
+
+    exit_code = 3
+
+
 @dataclass
 class DiagnosticCollector:
     """Collects diagnostics during one stage and raises them together at the end."""

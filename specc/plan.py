@@ -136,6 +136,7 @@ class Plan:
     warnings: tuple[Diagnostic, ...] = ()
     spec_file: str | None = None
     spec_sha256: str | None = None
+    cluster_uid: str | None = None  # the target cluster's kube-system UID, when it could be read
     resolutions: tuple[Resolution, ...] = ()  # registry references, as resolved for this plan
 
     @property
@@ -215,6 +216,8 @@ class Plan:
             "warnings": [d.to_dict() for d in self.warnings],
             "changes": changes,
         }
+        if self.cluster_uid is not None:  # a saved plan applies only to this cluster (specc.guard)
+            document["cluster"] = {"uid": self.cluster_uid}
         if self.resolutions:  # only for specs with registry references: other plans keep their shape
             document["registry"] = [r.to_json() for r in self.resolutions]
         return document
@@ -248,10 +251,20 @@ class Plan:
                 migrations=tuple(Migration(m["model"], m["from"], m["to"]) for m in data.get("migrations", [])),
                 desired=desired, desired_group_kinds=frozenset(data["applyset"]["groupKinds"]),
                 spec_file=spec.get("file"), spec_sha256=spec.get("sha256"),
+                cluster_uid=_cluster_uid(data.get("cluster")),
                 resolutions=tuple(Resolution.from_json(r) for r in data.get("registry") or ()),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PlanError.single("P602", f"saved plan is malformed: {type(exc).__name__}: {exc}") from None
+
+
+def _cluster_uid(cluster: Any) -> str | None:
+    if cluster is None:
+        return None
+    uid = cluster["uid"]  # a "cluster" without a string uid is malformed, not unpinned
+    if not isinstance(uid, str):
+        raise TypeError("cluster.uid must be a string")
+    return uid
 
 
 def saved_plan_data(raw: bytes) -> dict[str, Any] | None:

@@ -83,6 +83,8 @@ QUANTITY = (
     r"^(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
     r"(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]{1,2}))?$"
 )
+# A Kubernetes object UID as the API server writes it (a lowercase RFC 4122 UUID).
+OBJECT_UID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 PATTERN_MEANING = {
     DNS1035: "must be a DNS-1035 label: lowercase letters, digits and '-', starting with a letter and "
@@ -106,6 +108,8 @@ PATTERN_MEANING = {
     ENV_VALUE: "must not contain control characters other than tab and newline, zero-width or "
     "bidirectional-override characters",
     QUANTITY: "must be a Kubernetes quantity such as 500m, 2, 1.5, 512Mi or 4Gi",
+    OBJECT_UID: "must be a Kubernetes UID as the API server writes it: a lowercase UUID such as "
+    "0f6c1d2e-8a4b-4c3d-9e5f-a1b2c3d4e5f6 (kubectl get namespace kube-system -o jsonpath='{.metadata.uid}')",
 }
 
 _QUANTITY_RE = re.compile(QUANTITY)
@@ -171,10 +175,17 @@ class Strict(BaseModel):
         return value
 
 
+class ClusterPin(Strict):
+    uid: Annotated[str, _str(OBJECT_UID, max_length=36, description=(
+        "UID of the kube-system namespace of the only cluster this spec may be applied to "
+        "(kubectl get namespace kube-system -o jsonpath='{.metadata.uid}'); apply and destroy refuse any other."))]
+
+
 class Metadata(Strict):
     name: Annotated[str, _str(DNS1123_LABEL, max_length=63,
                               description="Name of this set of objects: ownership, ApplySet, lock.")]
     namespace: Annotated[str, _str(DNS1123_LABEL, max_length=63, description="Target namespace.")]
+    cluster: ClusterPin | None = Field(None, description="Pin the spec to one cluster (checked before any write).")
 
 
 class Replicas(Strict):

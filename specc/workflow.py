@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from specc import applyset
+from specc import applyset, guard
 from specc.apply import ApplyOptions, ApplyResult, Progress, apply_plan
 from specc.cluster import Cluster, RetryPolicy
-from specc.diagnostics import ApplyError, Diagnostic, PlanError
-from specc.lock import Lock
+from specc.diagnostics import ApplyError, ClusterError, Diagnostic, PlanError
+from specc.lock import Lock, LockInfo, force_unlock
 from specc.objects import DesiredObject, DesiredSet, sort_objects
 from specc.pipeline import Compiled, compile_document
 from specc.plan import Action, Plan, logging_off_warnings, make_plan
@@ -77,16 +77,19 @@ def _replace_paths(compiled: Compiled, registry: Registry) -> dict:  # type: ign
 def plan_cluster(document: SourceDocument, cluster: Cluster, *, namespace: str | None = None,
                  registry: Registry | None = None, force_conflicts: bool = False,
                  destroy: bool = False, preview: bool = True, preview_creates: bool = True,
-                 compiled: Compiled | None = None, resolve: ResolveOptions | None = None) -> ClusterPlan:
-    """Plan against a cluster: compile for the server's version, read the set's live objects, diff.
-    Without `preview`, changed objects are not dry-run: the plan knows what changes, not how the
-    server would store it; `preview_creates=False` skips only the dry-run of new objects (apply
-    writes them right after). `compiled` reuses an earlier compilation of the same document."""
+                 compiled: Compiled | None = None, writing: bool = False,
+                 resolve: ResolveOptions | None = None) -> ClusterPlan:
+    """Plan against a cluster: compile for the server's version, check the spec's cluster pin, read
+    the set's live objects, diff. Without `preview`, changed objects are not dry-run: the plan knows
+    what changes, not how the server would store it; `preview_creates=False` skips only the dry-run
+    of new objects (apply writes them right after). `compiled` reuses an earlier compilation of the
+    same document. `writing`: a pin that cannot be checked is refused, not a warning."""
     registry = registry or load_registry()
     if compiled is None:
         version = cluster.version()
         compiled = compile_document(document, kube_version=version, namespace=namespace, registry=registry,
                                     resolve=resolve)
+    cluster_uid, pin_warnings = guard.check_pin(cluster, _pin(compiled), writing=writing)
     desired = _empty(compiled.desired) if destroy else compiled.desired
     target = ClusterTarget(cluster, compiled.desired.namespace)
     read = target.read(desired, registry, force_conflicts=force_conflicts, preview=preview,
@@ -94,11 +97,71 @@ def plan_cluster(document: SourceDocument, cluster: Cluster, *, namespace: str |
     plan = make_plan(
         desired, read.state, applyset_id=applyset.spec_applyset_id(desired.spec_name, desired.namespace),
         target=target.description, replace_paths=_replace_paths(compiled, registry), allow_empty=destroy,
-        warnings=[*compiled.warnings, *read.warnings, *logging_off_warnings(desired, read.state.objects)],
+        warnings=[*compiled.warnings, *pin_warnings, *read.warnings,
+                  *logging_off_warnings(desired, read.state.objects)],
         spec_file=document.name, spec_data=document.data, details=preview,
         resolutions=() if destroy else compiled.resolutions,
     )
+    plan = dataclasses.replace(plan, cluster_uid=cluster_uid)
     return ClusterPlan(_layout_warnings(plan, compiled, registry), read, target, compiled)
+
+
+def _pin(compiled: Compiled) -> str | None:
+    pin = compiled.validated.spec.metadata.cluster
+    return pin.uid if pin is not None else None
+
+
+def first_look(document: SourceDocument, cluster: Cluster, *, namespace: str | None, registry: Registry,
+               destroy: bool, command: str, create_namespace: bool = False,
+               resolve: ResolveOptions | None = None) -> ClusterPlan:
+    """The plan an apply or destroy starts from (no previews, no lock), after the wrong-cluster
+    guards. When even its reads are forbidden, every permission the apply could need is asked at
+    once, so the error names all of them rather than the first read that failed."""
+    compiled = compile_document(document, kube_version=cluster.version(), namespace=namespace, registry=registry,
+                                resolve=resolve)
+    guard.check_context(cluster, pinned=_pin(compiled) is not None, command=command)
+    try:
+        return plan_cluster(document, cluster, namespace=namespace, registry=registry, destroy=destroy,
+                            preview=False, compiled=compiled, writing=True)
+    except ClusterError as error:
+        if not error.diagnostics or error.diagnostics[0].code != "K503":
+            raise
+        kinds = {r for obj in compiled.desired for r in [cluster.resource(obj.api_version, obj.key.kind)]
+                 if r is not None}
+        guard.preflight(cluster, guard.worst_case_needs(compiled.desired.namespace, kinds,
+                                                        create_namespace=create_namespace))
+        raise
+
+
+def preflight_apply(planned: ClusterPlan, *, create_namespace: bool, destroy: bool) -> None:
+    """Before the lock (the first write): every permission applying the plan needs, asked at once."""
+    read = planned.read
+    guard.preflight(planned.target.cluster, guard.apply_needs(
+        planned.plan, read.resources, parent_exists=read.parent is not None,
+        namespace_exists=read.namespace_exists, create_namespace=create_namespace, destroy=destroy))
+
+
+def check_saved_plan(plan: Plan, cluster: Cluster) -> None:
+    """Before applying a saved plan: the context rule (a recorded cluster UID counts as a pin), the
+    recorded cluster, and the permissions its changes need."""
+    guard.check_context(cluster, pinned=plan.cluster_uid is not None, command="apply")
+    guard.check_saved_plan_cluster(cluster, plan.cluster_uid)
+    if plan.has_changes:
+        resources = {c.key.group_kind: r for c in plan.changes
+                     for r in [cluster.resource(c.api_version, c.key.kind)] if r is not None}
+        guard.preflight(cluster, guard.apply_needs(plan, resources, parent_exists=False, namespace_exists=True,
+                                                   create_namespace=False, destroy=False))
+
+
+def unlock(document: SourceDocument, cluster: Cluster, *, namespace: str | None,
+           lock_id: str) -> tuple[LockInfo, str, str]:
+    """`force-unlock`, after the same guards as apply: returns (the removed lock, namespace, spec name)."""
+    compiled = compile_document(document, namespace=namespace)
+    guard.check_context(cluster, pinned=_pin(compiled) is not None, command="force-unlock")
+    guard.check_pin(cluster, _pin(compiled), writing=True)
+    spec_namespace, name = compiled.desired.namespace, compiled.desired.spec_name
+    guard.preflight(cluster, guard.unlock_needs(spec_namespace))
+    return force_unlock(cluster, spec_namespace, name, lock_id), spec_namespace, name
 
 
 def plan_directory(document: SourceDocument, root: Path, *, kube_version: tuple[int, int] | None = None,

@@ -52,7 +52,7 @@ def specc(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str
 
 
 def on(plane: ControlPlane, namespace: str) -> list[str]:
-    return ["--kubeconfig", str(plane.kubeconfig), "--namespace", namespace]
+    return ["--kubeconfig", str(plane.kubeconfig), "--context", "admin", "--namespace", namespace]
 
 
 def _with_pod_backends(example: Path, dest: Path) -> Path:

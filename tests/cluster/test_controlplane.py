@@ -258,8 +258,9 @@ def test_up_serves_1_36_where_raw_models_get_admitted_pods_under_restricted(tmp_
         env = {**os.environ, "KUBECONFIG": kubeconfig}
         specc = [sys.executable, "-m", "specc"]
         created = subprocess.run(
-            [*specc, "apply", str(ROOT / "tests/cluster/specs/one-model.yaml"), "-n", "up-demo", "--auto-approve",
-             "--create-namespace", "--timeout", "120"], env=env, capture_output=True, text=True, check=False)
+            [*specc, "apply", str(ROOT / "tests/cluster/specs/one-model.yaml"), "-n", "up-demo", "--context", "admin",
+             "--auto-approve", "--create-namespace", "--timeout", "120"],
+            env=env, capture_output=True, text=True, check=False)
         assert created.returncode == 0, created.stdout + created.stderr
         assert "1 of 1 replicas available" in created.stderr
         cluster = Cluster.connect(kubeconfig=kubeconfig)

@@ -23,7 +23,7 @@ def specc(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str
 def test_a_missing_namespace_names_create_namespace(saved: bool, capsys: pytest.CaptureFixture[str],
                                                     control_plane: ControlPlane, tmp_path: Path) -> None:
     namespace = f"absent-{'saved' if saved else 'spec'}"
-    target = ["--kubeconfig", str(control_plane.kubeconfig), "--namespace", namespace]
+    target = ["--kubeconfig", str(control_plane.kubeconfig), "--context", "admin", "--namespace", namespace]
     what = str(SPECS / "one-model.yaml")
     if saved:
         what = str(tmp_path / "plan.json")

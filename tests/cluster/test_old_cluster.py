@@ -58,7 +58,7 @@ def test_render_for_1_20_uses_the_old_api_versions() -> None:
 def test_apply_plan_and_prune_on_1_20_with_the_fallback_versions(
         capsys: pytest.CaptureFixture[str], old_control_plane: ControlPlane, old_cluster: Cluster,
         old_namespace: str) -> None:
-    target = ["--kubeconfig", str(old_control_plane.kubeconfig), "--namespace", old_namespace]
+    target = ["--kubeconfig", str(old_control_plane.kubeconfig), "--context", "admin", "--namespace", old_namespace]
     code, out, err = specc(capsys, "apply", str(SPECS / "two-models.yaml"), *target, "--auto-approve", "--no-wait")
     assert code == 0, out + err
     assert live_names(old_cluster, OLD_HPAS, old_namespace) == ["recommender"]

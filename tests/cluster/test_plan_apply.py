@@ -35,7 +35,8 @@ def specc(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str
 
 
 def on(kubeconfig: Path, namespace: str) -> list[str]:
-    return ["--kubeconfig", str(kubeconfig), "--namespace", namespace]
+    # The control plane's kubeconfig has two contexts (admin, restricted): writes must name one.
+    return ["--kubeconfig", str(kubeconfig), "--context", "admin", "--namespace", namespace]
 
 
 def names(cluster: Cluster, resource: Resource, namespace: str) -> list[str]:
@@ -146,7 +147,8 @@ def test_saved_plan_is_refused_after_a_concurrent_change(capsys: pytest.CaptureF
     assert oct(saved.stat().st_mode & 0o777) == "0o600"
     cluster.apply(DEPLOYMENTS, {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {
         "name": "recommender", "namespace": namespace, "labels": {"touched": "yes"}}}, field_manager="someone")
-    code, _, err = specc(capsys, "apply", str(saved), "--kubeconfig", str(kubeconfig), "--no-wait")
+    code, _, err = specc(capsys, "apply", str(saved), "--kubeconfig", str(kubeconfig),
+                           "--context", "admin", "--no-wait")
     assert code == 1
     assert "changed since the plan" in err and "stale" in err
     assert names(cluster, DEPLOYMENTS, namespace) == ["recommender"]  # nothing was applied
@@ -158,7 +160,8 @@ def test_saved_plan_applies_exactly(capsys: pytest.CaptureFixture[str], kubeconf
     specc(capsys, "plan", str(SPECS / "two-models.yaml"), *on(kubeconfig, namespace), "-o", str(saved))
     document = json.loads(saved.read_text())
     assert document["formatVersion"] == "1" and document["summary"]["create"] == 6
-    code, out, err = specc(capsys, "apply", str(saved), "--kubeconfig", str(kubeconfig), "--no-wait")
+    code, out, err = specc(capsys, "apply", str(saved), "--kubeconfig", str(kubeconfig),
+                           "--context", "admin", "--no-wait")
     assert code == 0, out + err
     assert names(cluster, DEPLOYMENTS, namespace) == ["forecaster", "recommender"]
 

@@ -51,8 +51,9 @@ def environment(kubeconfig: Path, **extra: str) -> dict[str, str]:
 
 
 def command(namespace: str) -> list[str]:
+    # The control plane's kubeconfig has two contexts: apply refuses to guess (K521), so name it.
     return [sys.executable, "-m", "specc", "apply", str(SPEC), "--namespace", namespace, "--auto-approve",
-            "--timeout", "90"]
+            "--context", "admin", "--timeout", "90"]
 
 
 def test_live_view_on_a_terminal(node: NodeStandIn, namespace: str, kubeconfig: Path) -> None:

@@ -33,26 +33,24 @@ RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted",
               "pod-security.kubernetes.io/enforce-version": "latest"}
 
 
-@pytest.fixture(scope="session")
-def control_plane() -> Iterator[ControlPlane]:
-    plane = ControlPlane()
+def _running(release: str | None) -> Iterator[ControlPlane]:
+    plane = ControlPlane(release=release)
     plane.start()
     try:
         plane.install_crds()
         yield plane
     finally:
         plane.stop()
+
+
+@pytest.fixture(scope="session")
+def control_plane() -> Iterator[ControlPlane]:
+    yield from _running(None)  # 1.36 with controllers where ../shared/kube is there, else 1.20
 
 
 @pytest.fixture(scope="session")
 def old_control_plane() -> Iterator[ControlPlane]:
-    plane = ControlPlane(release=OLD)
-    plane.start()
-    try:
-        plane.install_crds()
-        yield plane
-    finally:
-        plane.stop()
+    yield from _running(OLD)
 
 
 @pytest.fixture

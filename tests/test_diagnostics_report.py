@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from specc.cli import main
 from specc.diagnostics import Diagnostic, Severity, Span
 from specc.report.diagnostics import diagnostic_text, excerpt, github_annotation
 
+from .clirun import specc as run
 from .conftest import CASES, GOLDEN, ROOT
 
 INVALID = CASES / "invalid"
@@ -40,13 +40,6 @@ GOLDEN_CASES = [
     "load-latin-1",
 ]
 HEADLINE = re.compile(r"^(?P<file>[^:\s]+):(?P<line>\d+):(?P<col>\d+): .* \[(?P<code>[A-Z]\d{3})\]$")
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exited.value.code or 0), out, err
 
 
 def case_file(case: str) -> str:

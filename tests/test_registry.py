@@ -23,19 +23,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from specc.cli import main
 from specc.testing.mlflowserver import MlflowClient, MlflowServer
 
+from .clirun import specc
 from .registry_fixtures import AuthServer, RegisteredModel, register
 
 pytestmark = pytest.mark.usefixtures("mlflow_env")
-
-
-def specc(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exited.value.code or 0), out, err
 
 
 def spec_file(tmp_path: Path, registry: str, *, backend: str = "kubernetes", extra: str = "") -> Path:

@@ -18,10 +18,10 @@ import pytest
 import yaml
 
 from specc import applyset
-from specc.cli import main
 from specc.testing.controlplane import ControlPlane
 from specc.testing.node_standin import NodeStandIn
 
+from ..clirun import specc
 from .kube import (
     create,
     deployment_available,
@@ -42,13 +42,6 @@ EXAMPLES = sorted((ROOT / "examples").glob("*/serving.yaml"))
 # every engine, and BentoML's image mode. KServe and Seldon emit custom resources whose pods their
 # operators would create; no operator runs here, so those models are applied through the raw backend.
 POD_BACKENDS = ("kubernetes", "bentoml")
-
-
-def specc(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exited.value.code or 0), out, err
 
 
 def on(plane: ControlPlane, namespace: str) -> list[str]:

@@ -10,10 +10,11 @@ import pytest
 
 from specc.cluster import Cluster
 from specc.diagnostics import SpeccError
-from specc.fielddiff import covers, field_changes
 from specc.pipeline import compile_file
 from specc.registry import load_registry
 from specc.testing.controlplane import ControlPlane
+
+from .dryrun import assert_kept_on_dry_run
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*/serving.yaml"))
@@ -31,10 +32,4 @@ def test_example_applies_cleanly(spec: Path, backend: str | None, cluster: Clust
             raise
         pytest.skip(f"{backend} cannot serve {spec.parent.name}: {error.diagnostics[0].message}")
     assert control_plane.crds_source in ("shared", "minimal")
-    for obj in compiled.desired:
-        resource = cluster.resource(obj.api_version, obj.key.kind)
-        assert resource is not None, f"{obj.api_version} {obj.key.kind} is not served"
-        stored = cluster.apply(resource, obj.body, dry_run=True)
-        if not covers(obj.body, stored):
-            dropped = [c.path for c in field_changes(obj.body, stored, shape=obj.body)]
-            pytest.fail(f"{obj.key}: the server did not keep {dropped}")
+    assert_kept_on_dry_run(cluster, compiled)

@@ -6,17 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from specc.cli import main
 from specc.testing.controlplane import ControlPlane
 
+from ..clirun import specc
+
 SPECS = Path(__file__).parent / "specs"
-
-
-def specc(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exited.value.code or 0), out, err
 
 
 @pytest.mark.parametrize("saved", [False, True], ids=["spec", "saved-plan"])

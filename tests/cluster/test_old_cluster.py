@@ -13,25 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from specc.cli import main
 from specc.cluster import Cluster, Resource
 from specc.diagnostics import SpeccError
-from specc.fielddiff import covers, field_changes
 from specc.pipeline import compile_file
 from specc.testing.controlplane import ControlPlane
+
+from ..clirun import specc
+from .dryrun import assert_kept_on_dry_run
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = Path(__file__).parent / "specs"
 EXAMPLES = sorted((ROOT / "examples").glob("*/serving.yaml"))
 OLD_HPAS = Resource("autoscaling", "v2beta2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True)
 OLD_PDBS = Resource("policy", "v1beta1", "PodDisruptionBudget", "poddisruptionbudgets", True)
-
-
-def specc(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exited.value.code or 0), out, err
 
 
 def live_names(cluster: Cluster, resource: Resource, namespace: str) -> list[str]:
@@ -79,10 +73,4 @@ def test_every_example_is_accepted_by_1_20(spec: Path, old_cluster: Cluster, old
         compiled = compile_file(str(spec), namespace=old_namespace, kube_version=old_cluster.version())
     except SpeccError as error:
         pytest.fail(f"{spec.parent.name} does not compile for 1.20: {error.diagnostics[0].message}")
-    for obj in compiled.desired:
-        resource = old_cluster.resource(obj.api_version, obj.key.kind)
-        assert resource is not None, f"{obj.api_version} {obj.key.kind} is not served by 1.20"
-        stored = old_cluster.apply(resource, obj.body, dry_run=True)
-        if not covers(obj.body, stored):
-            dropped = [c.path for c in field_changes(obj.body, stored, shape=obj.body)]
-            pytest.fail(f"{obj.key}: the server did not keep {dropped}")
+    assert_kept_on_dry_run(old_cluster, compiled)

@@ -14,24 +14,17 @@ from pathlib import Path
 import pytest
 
 from specc import applyset
-from specc.cli import main
 from specc.cluster import Cluster, Resource
 from specc.lock import LEASE, Lock, lease_name
 from specc.testing.controlplane import ControlPlane
+
+from ..clirun import specc
 
 SPECS = Path(__file__).parent / "specs"
 CONFIGMAPS = Resource("", "v1", "ConfigMap", "configmaps", True)
 DEPLOYMENTS = Resource("apps", "v1", "Deployment", "deployments", True)
 SERVICES = Resource("", "v1", "Service", "services", True)
 HPAS = Resource("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True)
-
-
-def specc(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process: (exit code, stdout, stderr)."""
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exited.value.code or 0), out, err
 
 
 def on(kubeconfig: Path, namespace: str) -> list[str]:
